@@ -1,0 +1,13 @@
+"""``blendaug classify``: filled by the classification issue (#6)."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(add_completion=False)
+
+
+@app.callback(invoke_without_command=True, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def _not_yet(ctx: typer.Context) -> None:
+    typer.echo("blendaug classify: not implemented yet (issue #6)", err=True)
+    raise typer.Exit(1)

@@ -1,0 +1,48 @@
+"""Errors a user can cause. The CLI prints them on one line and exits non-zero; no traceback."""
+
+from __future__ import annotations
+
+
+class BlendaugError(Exception):
+    """A problem with the user's input (a file, a flag, a config key), not with the code."""
+
+    exit_code = 2
+
+
+class DataError(BlendaugError):
+    """A dataset, label or image file that cannot be used."""
+
+
+class ConfigError(BlendaugError):
+    """A bad option, config key or config value."""
+
+
+def where(path: object, line: int | None = None) -> str:
+    """Format a location for an error message: ``path`` or ``path:line``."""
+    return f"{path}:{line}" if line is not None else str(path)
+
+
+class Warnings:
+    """Counts recoverable problems by kind so a command can report them in one summary line.
+
+    Readers take one of these when ``skip_bad`` is on: instead of raising, they record what they
+    skipped and go on. ``examples`` keeps the first message of each kind for the summary.
+    """
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        self.examples: dict[str, str] = {}
+
+    def add(self, kind: str, message: str) -> None:
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+        self.examples.setdefault(kind, message)
+
+    def __bool__(self) -> bool:
+        return bool(self.counts)
+
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def summary(self) -> list[str]:
+        """One line per kind: ``warning: 3 x unknown shape type (first: a.json: shape 'line' skipped)``."""
+        return [f"warning: {n} x {kind} (first: {self.examples[kind]})" for kind, n in sorted(self.counts.items())]

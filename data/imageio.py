@@ -1,0 +1,135 @@
+"""Reading and writing images the same way everywhere.
+
+Every image is handed to the rest of the pipeline as ``uint8`` RGB, ``(H, W, 3)``, whatever is on
+disk: grayscale, palette, RGBA (alpha dropped) and 16-bit PNGs are converted, and JPEG EXIF
+orientation is applied, so the size we report is the size a viewer (and ultralytics) shows.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from data.errors import DataError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+
+# Pillow refuses huge images by default as a decompression-bomb guard; aerial mosaics can be big.
+Image.MAX_IMAGE_PIXELS = 30_000 * 30_000
+
+
+def is_image_file(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_SUFFIXES
+
+
+def _open(source: str | os.PathLike | bytes, name: str) -> Image.Image:
+    try:
+        if isinstance(source, bytes):
+            if not source:
+                raise DataError(f"{name}: empty image data")
+            img = Image.open(io.BytesIO(source))
+        else:
+            if os.path.getsize(source) == 0:
+                raise DataError(f"{name}: zero-byte image file")
+            img = Image.open(source)
+        img.load()
+    except DataError:
+        raise
+    except FileNotFoundError as e:
+        raise DataError(f"{name}: image file not found") from e
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise DataError(f"{name}: not a readable image ({type(e).__name__}: {e})") from e
+    return img
+
+
+def _to_rgb8(img: Image.Image) -> np.ndarray:
+    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        # 16-bit (or 32-bit) grayscale: scale the full range down to 8 bits instead of clipping.
+        arr = np.asarray(img, dtype=np.float64)
+        peak = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
+        gray = np.clip(np.round(arr * (255.0 / peak)), 0, 255).astype(np.uint8)
+        return np.ascontiguousarray(np.repeat(gray[:, :, None], 3, axis=2))
+    if img.mode != "RGB":
+        img = img.convert("RGB")
+    return np.ascontiguousarray(np.asarray(img, dtype=np.uint8))
+
+
+def load_image_rgb(source: str | os.PathLike | bytes, name: str | None = None) -> np.ndarray:
+    """Load an image file (or encoded bytes) as ``uint8`` RGB ``(H, W, 3)`` with EXIF rotation applied.
+
+    16-bit PNGs are read with OpenCV, which keeps all 16 bits per channel (Pillow cannot for RGB).
+
+    Raises:
+        DataError: the file is missing, empty or not an image; the message names it.
+    """
+    name = name or str(source)
+    if not isinstance(source, bytes) and str(source).lower().endswith(".png"):
+        raw = cv2.imread(str(source), cv2.IMREAD_UNCHANGED)
+        if raw is not None and raw.dtype == np.uint16:
+            rgb = raw if raw.ndim == 2 else raw[:, :, :3][:, :, ::-1]
+            rgb8 = np.round(rgb.astype(np.float64) / 257.0).astype(np.uint8)
+            if rgb8.ndim == 2:
+                rgb8 = np.repeat(rgb8[:, :, None], 3, axis=2)
+            return np.ascontiguousarray(rgb8)
+    img = _open(source, name)
+    img = ImageOps.exif_transpose(img)
+    return _to_rgb8(img)
+
+
+def image_size(source: str | os.PathLike | bytes, name: str | None = None) -> tuple[int, int]:
+    """Return ``(width, height)`` after EXIF rotation, decoding only the header where possible.
+
+    Raises:
+        DataError: the file is missing, empty or not an image.
+    """
+    name = name or str(source)
+    try:
+        if not isinstance(source, bytes) and os.path.getsize(source) == 0:
+            raise DataError(f"{name}: zero-byte image file")
+
+        def reopen() -> Image.Image:
+            return Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
+
+        # verify() catches corrupt files without a full decode, but must come straight after open().
+        reopen().verify()
+        img = reopen()
+        width, height = img.size
+        orientation = img.getexif().get(0x0112, 1)
+    except DataError:
+        raise
+    except FileNotFoundError as e:
+        raise DataError(f"{name}: image file not found") from e
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise DataError(f"{name}: not a readable image ({type(e).__name__}: {e})") from e
+    # Orientations 5-8 swap width and height (rotations by 90 or 270 degrees).
+    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+
+
+def encode_image(image_rgb: np.ndarray, suffix: str = ".png", jpeg_quality: int = 95) -> bytes:
+    """Encode ``uint8`` RGB to PNG or JPEG bytes, deterministically (same array, same bytes)."""
+    suffix = suffix.lower()
+    params: list[int] = []
+    if suffix in (".jpg", ".jpeg"):
+        params = [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)]
+    elif suffix == ".png":
+        params = [cv2.IMWRITE_PNG_COMPRESSION, 3]
+    ok, buf = cv2.imencode(suffix, np.ascontiguousarray(image_rgb[:, :, ::-1]), params)
+    if not ok:
+        raise ValueError(f"OpenCV could not encode an image as {suffix}")
+    return buf.tobytes()
+
+
+def save_image(path: str | os.PathLike, image_rgb: np.ndarray, jpeg_quality: int = 95) -> None:
+    """Write ``uint8`` RGB to ``path``; the format follows the suffix.
+
+    A plain write: stages write whole folders inside :func:`data.atomic.atomic_dir`, which is what
+    makes them atomic. Use ``atomic_write_bytes(path, encode_image(...))`` for a lone file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(encode_image(image_rgb, path.suffix, jpeg_quality))

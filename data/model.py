@@ -1,0 +1,119 @@
+"""The internal dataset model every stage shares.
+
+Conventions (the names say them): boxes are ``boxes_xyxy_px``, float pixel corners
+``(x1, y1, x2, y2)`` with ``x1 < x2`` and ``y1 < y2`` inside ``[0, width] x [0, height]``;
+``class_ids`` index ``Dataset.names``. Each image belongs to one split (``train``, ``val``, ``test``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+SPLITS = ("train", "val", "test")
+
+
+def empty_boxes() -> np.ndarray:
+    return np.zeros((0, 4), dtype=np.float64)
+
+
+@dataclass
+class ImageRecord:
+    """One labeled image.
+
+    Attributes:
+        path: where the image file is (or would be, for labelme's embedded ``imageData``).
+        width, height: pixel size after EXIF rotation.
+        boxes_xyxy_px: ``(N, 4)`` float64 pixel corners.
+        class_ids: ``(N,)`` int64 indices into ``Dataset.names``.
+        split: ``train``, ``val`` or ``test``.
+        rel_path: path relative to the dataset's image root; writers keep it, so names stay unique.
+        data: encoded image bytes when the file does not exist (labelme ``imageData``).
+    """
+
+    path: Path
+    width: int
+    height: int
+    boxes_xyxy_px: np.ndarray = field(default_factory=empty_boxes)
+    class_ids: np.ndarray = field(default_factory=lambda: np.zeros((0,), dtype=np.int64))
+    split: str = "train"
+    rel_path: Path | None = None
+    data: bytes | None = None
+
+    def __post_init__(self) -> None:
+        self.boxes_xyxy_px = np.asarray(self.boxes_xyxy_px, dtype=np.float64).reshape(-1, 4)
+        self.class_ids = np.asarray(self.class_ids, dtype=np.int64).reshape(-1)
+        if len(self.boxes_xyxy_px) != len(self.class_ids):
+            raise ValueError(f"{self.path}: {len(self.boxes_xyxy_px)} boxes but {len(self.class_ids)} class ids")
+        if self.rel_path is None:
+            self.rel_path = Path(self.path.name)
+
+    @property
+    def n_boxes(self) -> int:
+        return len(self.class_ids)
+
+    def read_bytes(self) -> bytes:
+        """The encoded image: the embedded data if there is any, otherwise the file's bytes."""
+        return self.data if self.data is not None else self.path.read_bytes()
+
+
+@dataclass
+class Dataset:
+    """Class names plus labeled images; ``root`` is where it was read from (for messages)."""
+
+    names: list[str]
+    images: list[ImageRecord] = field(default_factory=list)
+    root: Path | None = None
+
+    def split(self, name: str) -> list[ImageRecord]:
+        return [im for im in self.images if im.split == name]
+
+    def splits_present(self) -> list[str]:
+        present = {im.split for im in self.images}
+        return [s for s in SPLITS if s in present]
+
+    def with_images(self, images: Iterable[ImageRecord]) -> Dataset:
+        return Dataset(names=list(self.names), images=list(images), root=self.root)
+
+    def box_counts(self) -> dict[str, np.ndarray]:
+        """Boxes per class for each split present: ``{split: (n_classes,) int}``."""
+        out: dict[str, np.ndarray] = {}
+        for s in self.splits_present():
+            counts = np.zeros(len(self.names), dtype=np.int64)
+            for im in self.split(s):
+                counts += np.bincount(im.class_ids, minlength=len(self.names))[: len(self.names)]
+            out[s] = counts
+        return out
+
+
+def xyxy_to_cxcywh_norm(boxes_xyxy_px: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Pixel corners to YOLO's normalised ``(cx, cy, w, h)``."""
+    b = np.asarray(boxes_xyxy_px, dtype=np.float64).reshape(-1, 4)
+    out = np.empty_like(b)
+    out[:, 0] = (b[:, 0] + b[:, 2]) / 2.0 / width
+    out[:, 1] = (b[:, 1] + b[:, 3]) / 2.0 / height
+    out[:, 2] = (b[:, 2] - b[:, 0]) / width
+    out[:, 3] = (b[:, 3] - b[:, 1]) / height
+    return out
+
+
+def cxcywh_norm_to_xyxy(boxes_cxcywh_norm: np.ndarray, width: int, height: int) -> np.ndarray:
+    """YOLO's normalised ``(cx, cy, w, h)`` to pixel corners."""
+    b = np.asarray(boxes_cxcywh_norm, dtype=np.float64).reshape(-1, 4)
+    out = np.empty_like(b)
+    out[:, 0] = (b[:, 0] - b[:, 2] / 2.0) * width
+    out[:, 1] = (b[:, 1] - b[:, 3] / 2.0) * height
+    out[:, 2] = (b[:, 0] + b[:, 2] / 2.0) * width
+    out[:, 3] = (b[:, 1] + b[:, 3] / 2.0) * height
+    return out
+
+
+def clip_boxes(boxes_xyxy_px: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Clip pixel corners to the image."""
+    b = np.asarray(boxes_xyxy_px, dtype=np.float64).reshape(-1, 4).copy()
+    b[:, [0, 2]] = b[:, [0, 2]].clip(0, width)
+    b[:, [1, 3]] = b[:, [1, 3]].clip(0, height)
+    return b

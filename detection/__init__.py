@@ -1,0 +1,1 @@
+"""Stage 4: ultralytics YOLO training per arm and evaluation (mAP, IoU, count MAPE) on the real test split."""
