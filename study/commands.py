@@ -17,6 +17,7 @@ def study(
 ) -> None:
     from data.stats import dataset_stats, format_stats
     from data.toyworld import ToyworldConfig, generate_toyworld
+
     from data.yolo import read_yolo
 
     if config is not None:
