@@ -1,0 +1,189 @@
+"""Compositing throughput at 640x640 with 4 objects per image, one core.
+
+Printed in the same run, on the same images:
+- composites/s for each blend mode (decode background + place/blend 4 objects + encode JPEG);
+- the reference: decoding and encoding one image alone (the floor any compositor pays);
+- a naive ``cv2.seamlessClone`` per object on the full image (full-size source and mask), against
+  our ``poisson`` mode, which clones a small region around each object.
+
+Targets: gaussian at most 1.5x the decode+encode cost; our poisson faster than the naive clone.
+Backgrounds: ../shared/data/drone_view_vehicles_cats when present (crops cut from its own boxes),
+else generated textured backgrounds and crops.
+
+Usage: python benchmarks/bench_composite.py [--images 40] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from compositing.blend import BLEND_MODES, poisson_clone  # noqa: E402
+from compositing.compose import CompositeConfig, compose_image, render_object  # noqa: E402
+from compositing.crops import CropPool, CropRecord, LoadedCrop  # noqa: E402
+from compositing.masks import MASKS, object_extent  # noqa: E402
+from compositing.placement import box_sizes_by_class, place_object, sample_box_size  # noqa: E402
+from data.imageio import encode_image, load_image_rgb  # noqa: E402
+from data.yolo import read_yolo  # noqa: E402
+
+REAL = REPO.parent / "shared" / "data" / "drone_view_vehicles_cats"
+SIZE = 640
+PER_IMAGE = 4
+
+
+class MemoryPool(CropPool):
+    """Crops held in memory, masked once (as the workers' cache does after the first use)."""
+
+    def __init__(self, crops: list[np.ndarray]) -> None:
+        super().__init__([CropRecord(Path(f"{i}.png"), f"{i}.png", "car", 0, "high") for i in range(len(crops))],
+                         "rect")
+        for i, crop in enumerate(crops):
+            m = MASKS["rect"](crop, None)
+            self._cache[i] = LoadedCrop(crop, m, object_extent(m))
+
+
+def load_inputs(n: int) -> tuple[list[bytes], list[np.ndarray], list[np.ndarray], list[np.ndarray], str]:
+    """``(encoded backgrounds, their boxes, crops, sizes per class, description)``."""
+    rng = np.random.default_rng(0)
+    if REAL.is_dir():
+        ds = read_yolo(REAL, names=["car"])
+        images = [im for im in ds.images if (im.width, im.height) == (SIZE, SIZE)][:n]
+        encoded = [im.path.read_bytes() for im in images]
+        crops = []
+        for im in images[:8]:
+            rgb = load_image_rgb(im.path)
+            for x1, y1, x2, y2 in im.boxes_xyxy_px[:4]:
+                p = 0.1 * max(x2 - x1, y2 - y1)
+                cut = rgb[int(max(0, y1 - p)):int(y2 + p), int(max(0, x1 - p)):int(x2 + p)]
+                crops.append(cv2.resize(cut, (64, 64), interpolation=cv2.INTER_AREA))
+        sizes = box_sizes_by_class([im.boxes_xyxy_px for im in ds.images], [im.class_ids for im in ds.images], 1)
+        return encoded, [im.boxes_xyxy_px for im in images], crops, sizes, f"{len(images)} real images from {REAL.name}"
+    encoded = []
+    for _ in range(n):
+        base = cv2.GaussianBlur(rng.integers(0, 255, (SIZE, SIZE, 3), dtype=np.uint8), (0, 0), 3)
+        encoded.append(encode_image(base, ".jpg"))
+    crops = [cv2.GaussianBlur(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8), (0, 0), 1) for _ in range(16)]
+    sizes = [np.stack([rng.uniform(30, 90, 200), rng.uniform(30, 90, 200)], axis=1)]
+    return encoded, [np.zeros((0, 4))] * n, crops, sizes, f"{n} generated {SIZE}px images (real set not found)"
+
+
+def interleaved(candidates: dict, repeat: int) -> dict[str, float]:
+    """Best-of-``repeat`` CPU seconds per candidate, run in turn each round so load drifts hit all alike.
+
+    CPU time of this process (one thread: OpenCV is set to one) is the cost per core, and it is far
+    less disturbed than wall time when other jobs share the machine.
+    """
+    best = dict.fromkeys(candidates, np.inf)
+    for _ in range(repeat):
+        for name, fn in candidates.items():
+            t0 = time.process_time()
+            fn()
+            best[name] = min(best[name], time.process_time() - t0)
+    return best
+
+
+def run_mode(encoded, boxes, pool, sizes, blend: str) -> None:
+    cfg = CompositeConfig(per_image=(PER_IMAGE, PER_IMAGE), blend=blend)
+    for i, (data, b) in enumerate(zip(encoded, boxes, strict=True)):
+        bg = load_image_rgb(data)
+        comp = compose_image(bg, b, np.zeros(len(b), np.int64), pool, sizes, cfg, np.random.default_rng([0, i]))
+        encode_image(comp.image, ".jpg")
+
+
+def run_reference(encoded) -> None:
+    for data in encoded:
+        encode_image(load_image_rgb(data), ".jpg")
+
+
+def naive_clone_inputs(encoded, boxes, pool, sizes) -> list[list[tuple[np.ndarray, np.ndarray, tuple[int, int]]]]:
+    """Per image, 4 full-size (source, mask, centre) triples at the positions our placement picks."""
+    rng = np.random.default_rng(1)
+    out = []
+    for b in boxes:
+        objs, occupied = [], np.asarray(b, float).reshape(-1, 4)
+        while len(objs) < PER_IMAGE:
+            crop = pool.load(int(rng.integers(len(pool))))
+            rgb, mask = render_object(crop, sample_box_size(rng, sizes[0]), 0.0)
+            p = place_object(rng, mask > 0.5, (SIZE, SIZE), occupied, 1.0)
+            if p is None:
+                continue
+            src, full = np.zeros((SIZE, SIZE, 3), np.uint8), np.zeros((SIZE, SIZE), np.uint8)
+            x0, y0 = max(p.x0, 0), max(p.y0, 0)
+            h, w = min(mask.shape[0] - (y0 - p.y0), SIZE - y0), min(mask.shape[1] - (x0 - p.x0), SIZE - x0)
+            src[y0:y0 + h, x0:x0 + w] = rgb[y0 - p.y0:y0 - p.y0 + h, x0 - p.x0:x0 - p.x0 + w]
+            full[y0:y0 + h, x0:x0 + w] = (mask[y0 - p.y0:y0 - p.y0 + h, x0 - p.x0:x0 - p.x0 + w] > 0.5) * 255
+            full[0, :] = full[-1, :] = full[:, 0] = full[:, -1] = 0
+            x, y, bw, bh = cv2.boundingRect(full)
+            objs.append((src, full, (x + bw // 2, y + bh // 2)))
+        out.append(objs)
+    return out
+
+
+def run_naive(encoded, clone_inputs) -> None:
+    for data, objs in zip(encoded, clone_inputs, strict=True):
+        img = load_image_rgb(data)
+        for src, mask, centre in objs:
+            img = cv2.seamlessClone(src, img, mask, centre, cv2.NORMAL_CLONE)
+        encode_image(img, ".jpg")
+
+
+def clone_only(clone_inputs, bg: np.ndarray, ours: bool) -> None:
+    """Just the cloning of every object: our ROI solve, or cv2.seamlessClone on the full image."""
+    for objs in clone_inputs:
+        for src, mask, centre in objs:
+            if ours:
+                x, y, w, h = cv2.boundingRect(mask)
+                y1, y2, x1, x2 = max(0, y - 8), min(SIZE, y + h + 8), max(0, x - 8), min(SIZE, x + w + 8)
+                poisson_clone(bg[y1:y2, x1:x2], src[y1:y2, x1:x2], mask[y1:y2, x1:x2] > 0)
+            else:
+                cv2.seamlessClone(src, bg, mask, centre, cv2.NORMAL_CLONE)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=40)
+    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement; the fastest counts")
+    args = parser.parse_args()
+    cv2.setNumThreads(1)  # per core: one process, one OpenCV thread
+    encoded, boxes, crops, sizes, what = load_inputs(args.images)
+    pool = MemoryPool(crops)
+    n = len(encoded)
+    print(f"compositing benchmark: {what}, {PER_IMAGE} objects/image, JPEG out, 1 core (cv2 threads = 1), "
+          f"CPU time, best of {args.repeat}")
+    modes = [*BLEND_MODES, "all", "gaussian+color+noise"]
+    for mode in modes:
+        run_mode(encoded[:2], boxes[:2], pool, sizes, mode)  # warm up (imports, first LAB conversion)
+    clone_inputs = naive_clone_inputs(encoded, boxes, pool, sizes)
+    bg = load_image_rgb(encoded[0])
+    candidates = {"reference": lambda: run_reference(encoded)}
+    candidates.update({m: (lambda m=m: run_mode(encoded, boxes, pool, sizes, m)) for m in modes})
+    candidates["naive"] = lambda: run_naive(encoded, clone_inputs)
+    candidates["clone ours"] = lambda: clone_only(clone_inputs, bg, True)
+    candidates["clone naive"] = lambda: clone_only(clone_inputs, bg, False)
+    t = {k: v / n for k, v in interleaved(candidates, args.repeat).items()}
+    ref = t["reference"]
+    print(f"  reference decode+encode only  : {1 / ref:7.1f} images/s     ({ref * 1e3:6.2f} ms/image)")
+    for mode in modes:
+        dt = t[mode]
+        print(f"  {mode:<22}        : {1 / dt:7.1f} composites/s ({dt * 1e3:6.2f} ms, {dt / ref:4.2f}x decode+encode,"
+              f" {(dt - ref) / PER_IMAGE * 1e3:5.2f} ms/object over it)")
+    naive = t["naive"]
+    print(f"  naive full-image seamlessClone: {1 / naive:7.1f} composites/s ({naive * 1e3:6.2f} ms, "
+          f"{(naive - ref) / PER_IMAGE * 1e3:5.2f} ms/object over decode+encode)")
+    print(f"  cloning alone, per object     : ours {t['clone ours'] / PER_IMAGE * 1e3:5.2f} ms, "
+          f"cv2.seamlessClone on the full image {t['clone naive'] / PER_IMAGE * 1e3:5.2f} ms")
+    g, p = t["gaussian"] / ref, t["poisson"]
+    print(f"targets: gaussian <= 1.5x decode+encode: {g:.2f}x {'OK' if g <= 1.5 else 'MISSED'}; "
+          f"poisson faster than naive seamlessClone: {naive / p:.2f}x {'OK' if p < naive else 'MISSED'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,234 @@
+"""Compose one image: place, scale, rotate, mask and blend crops into a background; pure, in memory.
+
+Everything random comes from the ``rng`` passed in, drawn in a fixed order, so a composite depends
+only on (background, crops, config, rng seed), never on which worker made it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from compositing.blend import BLEND_MODES, MODIFIERS, parse_blend
+from compositing.crops import CropPool, LoadedCrop
+from compositing.labels import PasteMask, merge_labels
+from compositing.masks import object_region
+from compositing.placement import (
+    ROTATIONS,
+    Placement,
+    object_size_for_box,
+    place_object,
+    sample_angle,
+    sample_box_size,
+    sizes_that_fit,
+)
+from data.errors import Warnings
+
+# Renders per object to correct the mask's box towards the sampled size (see render_object).
+RENDER_ITERATIONS = 3
+
+
+@dataclass(frozen=True)
+class CompositeConfig:
+    """How objects are pasted (one per stage, composed into the study config)."""
+
+    per_image: tuple[int, int] = (1, 4)  # (lo, hi) objects pasted per composite, inclusive
+    blend: str = "gaussian"  # blend mode, 'all', plus modifiers: 'gaussian+color+noise'
+    mask: str = "rect"  # object mask: rect, ellipse, grabcut or alpha
+    rotate: str = "90"  # orientation: '90' (quarter turns), 'any' angle, or 'none'
+    max_overlap: float = 0.1  # max intersection over the smaller box's area with any other box
+    min_visible: float = 0.5  # drop a box when less than this fraction of it stays visible
+    truncate: float = 0.0  # max fraction of a pasted box that may fall outside the image
+    size_jitter: float = 0.05  # log-normal jitter on sampled box sizes (sd of the log factor)
+    tries: int = 30  # positions tried per sampled size
+    size_tries: int = 5  # sizes (and angles) tried per object before giving up
+
+    def check(self) -> None:
+        """Raise ValueError naming the first bad field."""
+        parse_blend(self.blend)
+        lo, hi = self.per_image
+        if not 0 <= lo <= hi:
+            raise ValueError(f"per_image: expected 0 <= lo <= hi, got {self.per_image}")
+        if self.rotate not in ROTATIONS:
+            raise ValueError(f"rotate: expected one of {', '.join(ROTATIONS)}, got {self.rotate!r}")
+        for name in ("max_overlap", "min_visible", "truncate"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name}: expected a fraction in [0, 1], got {getattr(self, name)}")
+        if self.truncate >= 1.0:
+            raise ValueError("truncate: must be below 1 (an object must stay partly visible)")
+
+
+@dataclass
+class Paste:
+    """One pasted object, for ``meta.jsonl``."""
+
+    crop_index: int
+    class_id: int
+    box_xyxy_px: tuple[int, int, int, int]
+    blend: str
+    angle: float
+    kept: bool = True
+
+
+@dataclass
+class Composite:
+    """A composited image (H, W, 3) uint8 with its labels (background boxes first)."""
+
+    image: np.ndarray
+    boxes_xyxy_px: np.ndarray
+    class_ids: np.ndarray
+    pastes: list[Paste] = field(default_factory=list)
+    dropped: int = 0
+
+
+def _render(crop: LoadedCrop, box_wh: tuple[float, float], angle: float) -> tuple[np.ndarray, np.ndarray]:
+    a, b = object_size_for_box(box_wh, angle)
+    x1, y1, x2, y2 = crop.region
+    sx, sy = a / (x2 - x1), b / (y2 - y1)
+    h, w = crop.rgb.shape[:2]
+    size = (max(1, int(round(w * sx))), max(1, int(round(h * sy))))
+    interp = cv2.INTER_AREA if sx < 1 and sy < 1 else cv2.INTER_LINEAR
+    rgb = cv2.resize(crop.rgb, size, interpolation=interp)
+    mask = cv2.resize(crop.mask, size, interpolation=interp)
+    quarters = int(round(angle / 90.0))
+    if abs(angle - 90.0 * quarters) < 1e-9:
+        # Quarter turns are exact: no interpolation.
+        return np.ascontiguousarray(np.rot90(rgb, quarters % 4)), np.ascontiguousarray(np.rot90(mask, quarters % 4))
+    h, w = mask.shape
+    c, s = abs(math.cos(math.radians(angle))), abs(math.sin(math.radians(angle)))
+    nw, nh = int(math.ceil(w * c + h * s)) + 2, int(math.ceil(w * s + h * c)) + 2
+    m = cv2.getRotationMatrix2D(((w - 1) / 2.0, (h - 1) / 2.0), angle, 1.0)
+    m[0, 2] += (nw - 1) / 2.0 - (w - 1) / 2.0
+    m[1, 2] += (nh - 1) / 2.0 - (h - 1) / 2.0
+    rgb = cv2.warpAffine(rgb, m, (nw, nh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    mask = cv2.warpAffine(mask, m, (nw, nh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return rgb, mask
+
+
+def render_object(crop: LoadedCrop, box_wh: tuple[float, float], angle: float,
+                  iterations: int = RENDER_ITERATIONS) -> tuple[np.ndarray, np.ndarray]:
+    """Scale the crop so its object's tight box after rotation by ``angle`` is ``box_wh``, then rotate.
+
+    At a free angle, the rotated rectangle has exactly that box, but a rounded or elliptic mask and
+    interpolation make it smaller: the target is corrected by the measured shortfall and the object
+    rendered again (a fixed number of times, keeping the closest), so pasted sizes follow the real ones.
+
+    Returns:
+        ``(rgb (h, w, 3) uint8, mask (h, w) float32)``: the object canvas.
+    """
+    if abs(angle - 90.0 * round(angle / 90.0)) < 1e-9:
+        return _render(crop, box_wh, angle)  # quarter turns keep the shape: the sub-pixel extent gives the size
+    target, best, best_err = box_wh, None, math.inf
+    for _ in range(iterations):
+        rgb, mask = _render(crop, target, angle)
+        region = object_region(mask)
+        if region is None:
+            break
+        bw, bh = region[2] - region[0], region[3] - region[1]
+        err = max(abs(bw - box_wh[0]), abs(bh - box_wh[1]))
+        if err < best_err:
+            best, best_err = (rgb, mask), err
+        if err <= 0.5:
+            break
+        target = (target[0] * box_wh[0] / bw, target[1] * box_wh[1] / bh)
+        try:
+            object_size_for_box(target, angle)
+        except ValueError:
+            break
+    return best if best is not None else _render(crop, box_wh, angle)
+
+
+def paste_object(image: np.ndarray, canvas_rgb: np.ndarray, canvas_mask: np.ndarray, at: Placement, mode: str,
+                 modifiers: list[str], rng: np.random.Generator) -> PasteMask:
+    """Blend the canvas into ``image`` in place at ``at``, on a local ROI.
+
+    Returns:
+        the pasted hard mask (``mask > 0.5``) and where it lies, for the occlusion of other boxes.
+    """
+    ih, iw = image.shape[:2]
+    ch, cw = canvas_mask.shape
+    margin = 4 + int(0.1 * max(ch, cw))
+    rx1, ry1 = max(0, at.x0 - margin), max(0, at.y0 - margin)
+    rx2, ry2 = min(iw, at.x0 + cw + margin), min(ih, at.y0 + ch + margin)
+    # The canvas part inside the ROI, in canvas and ROI coordinates.
+    cx1, cy1 = max(0, rx1 - at.x0), max(0, ry1 - at.y0)
+    cx2, cy2 = min(cw, rx2 - at.x0), min(ch, ry2 - at.y0)
+    ox, oy = at.x0 + cx1 - rx1, at.y0 + cy1 - ry1
+    dst = image[ry1:ry2, rx1:rx2]
+    obj = dst.copy()  # outside the canvas the "object" is the background itself: blurred alpha changes nothing
+    obj[oy:oy + cy2 - cy1, ox:ox + cx2 - cx1] = canvas_rgb[cy1:cy2, cx1:cx2]
+    mask = np.zeros(dst.shape[:2], np.float32)
+    mask[oy:oy + cy2 - cy1, ox:ox + cx2 - cx1] = canvas_mask[cy1:cy2, cx1:cx2]
+    for name in modifiers:
+        obj = MODIFIERS[name](obj, mask, dst, rng)
+    image[ry1:ry2, rx1:rx2] = BLEND_MODES[mode](dst, obj, mask, rng)
+    return rx1, ry1, mask > 0.5
+
+
+def compose_image(
+    background: np.ndarray,
+    bg_boxes_xyxy_px: np.ndarray,
+    bg_class_ids: np.ndarray,
+    pool: CropPool,
+    sizes_by_class: list[np.ndarray],
+    cfg: CompositeConfig,
+    rng: np.random.Generator,
+    warnings: Warnings | None = None,
+    name: str = "image",
+) -> Composite:
+    """Paste ``cfg.per_image`` random crops from ``pool`` into a copy of ``background`` (H, W, 3) uint8.
+
+    Args:
+        sizes_by_class: real label-box sizes ``(N_c, 2)`` per class id, from the background dataset.
+        warnings: counts objects with no valid placement ("no valid placement").
+        name: the background's name, for warning messages.
+
+    Returns:
+        the composite, its labels and a record of each paste.
+    """
+    warnings = warnings if warnings is not None else Warnings()
+    modes, modifiers = parse_blend(cfg.blend)
+    image = background.copy()
+    ih, iw = image.shape[:2]
+    paste_masks: list[PasteMask] = []
+    occupied = np.asarray(bg_boxes_xyxy_px, np.float64).reshape(-1, 4)
+    pastes: list[Paste] = []
+    max_wh = (iw * (1.0 + cfg.truncate), ih * (1.0 + cfg.truncate))
+    fitting: dict[int, np.ndarray] = {}
+    n_objects = int(rng.integers(cfg.per_image[0], cfg.per_image[1] + 1))
+    for _ in range(n_objects):
+        crop_index = int(rng.integers(len(pool)))
+        crop = pool.load(crop_index)
+        class_id = pool.records[crop_index].class_id
+        placed = None
+        if class_id not in fitting:
+            fitting[class_id] = sizes_that_fit(sizes_by_class[class_id], max_wh)
+        for _ in range(cfg.size_tries):
+            box_wh = sample_box_size(rng, fitting[class_id], cfg.size_jitter, max_wh)
+            if box_wh is None:
+                break
+            angle = sample_angle(rng, cfg.rotate, box_wh, crop.aspect)
+            canvas_rgb, canvas_mask = render_object(crop, box_wh, angle)
+            placed = place_object(rng, canvas_mask > 0.5, (iw, ih), occupied, cfg.max_overlap, cfg.truncate,
+                                  cfg.tries)
+            if placed is not None:
+                break
+        if placed is None:
+            warnings.add("no valid placement (object skipped)",
+                         f"{name}: no place for a {pool.records[crop_index].class_name} crop")
+            continue
+        mode = modes[int(rng.integers(len(modes)))] if len(modes) > 1 else modes[0]
+        paste_masks.append(paste_object(image, canvas_rgb, canvas_mask, placed, mode, modifiers, rng))
+        pastes.append(Paste(crop_index, class_id, placed.box_xyxy_px, mode, round(float(angle), 4)))
+        occupied = np.concatenate([occupied, np.asarray([placed.box_xyxy_px], np.float64)])
+    paste_boxes = np.asarray([p.box_xyxy_px for p in pastes], np.float64).reshape(-1, 4)
+    paste_ids = np.asarray([p.class_id for p in pastes], np.int64)
+    boxes, ids, bg_kept, paste_kept = merge_labels(bg_boxes_xyxy_px, bg_class_ids, paste_boxes, paste_ids, paste_masks,
+                                                   (iw, ih), cfg.min_visible)
+    for p, kept in zip(pastes, paste_kept, strict=True):
+        p.kept = bool(kept)
+    dropped = int((~bg_kept).sum() + (~paste_kept).sum())
+    return Composite(image=image, boxes_xyxy_px=boxes, class_ids=ids, pastes=pastes, dropped=dropped)

@@ -1,0 +1,238 @@
+"""The file layer of compositing: read backgrounds and crops, compose in worker processes, write a YOLO dataset.
+
+Output layout (``OUT``), a YOLO dataset ultralytics can train on directly:
+
+- ``images/<split>/...`` and ``labels/<split>/...``: the composited split (``train`` by default)
+  holds the original images (hard links, or symlinks across filesystems) *and* ``copies``
+  composites of each, named ``<stem>__cp<k><suffix>``; a study arm is originals + composites.
+  Every other split (``val``, ``test``) is passed through unchanged, as links: the test split never
+  receives a paste.
+- ``meta.jsonl``: one JSON line per paste (output image, crop file, class, tier, box, blend, mask, angle).
+- ``composite.json``: the settings, the seed and the counts (pastes, dropped boxes, warnings).
+- ``data.yaml``.
+
+Determinism: composite ``k`` of background ``i`` (in the dataset's sorted order) uses
+``np.random.default_rng([seed, i, k])``, so the bytes do not depend on the number of workers.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from compositing.compose import CompositeConfig, compose_image
+from compositing.crops import CropPool, CropRecord, read_crop_index
+from compositing.placement import box_sizes_by_class
+from data.atomic import atomic_dir
+from data.errors import ConfigError, DataError, Warnings
+from data.imageio import encode_image, load_image_rgb
+from data.model import ImageRecord
+from data.yolo import data_yaml_text, format_label_lines, read_yolo
+
+COPY_TAG = "__cp"
+
+
+def link_or_symlink(src: Path, dst: Path) -> None:
+    """Hard-link ``src`` to ``dst``; across filesystems, a symlink (an arm costs only its new images)."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:
+        os.symlink(Path(src).absolute(), dst)
+
+
+def composite_rel_path(rel_path: Path, copy: int) -> Path:
+    return rel_path.with_name(f"{rel_path.stem}{COPY_TAG}{copy:02d}{rel_path.suffix}")
+
+
+def _write_record(out: Path, rec: ImageRecord, image_bytes: bytes | None = None) -> None:
+    rel = Path(rec.split) / rec.rel_path
+    dst = out / "images" / rel
+    if image_bytes is not None:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.write_bytes(image_bytes)
+    elif rec.data is not None and not rec.path.is_file():
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.write_bytes(rec.data)
+    else:
+        link_or_symlink(rec.path, dst)
+    lbl = out / "labels" / rel.with_suffix(".txt")
+    lbl.parent.mkdir(parents=True, exist_ok=True)
+    lbl.write_text(format_label_lines(rec), encoding="utf-8")
+
+
+class _Job:
+    """Everything a worker needs; inherited by forked workers, pickled once per worker otherwise."""
+
+    def __init__(self, images, records, sizes, cfg, seed, copies, tmp, split, names):
+        self.images, self.sizes, self.cfg, self.seed = images, sizes, cfg, seed
+        self.copies, self.tmp, self.split, self.names = copies, tmp, split, names
+        self.pool = CropPool(records, cfg.mask)
+
+    def __call__(self, idx: int) -> tuple[list[dict], Warnings, int, int]:
+        """Write the composites of background ``idx``; return its meta lines, warnings, pastes and drops."""
+        rec = self.images[idx]
+        name = str(Path(self.split) / rec.rel_path)
+        warnings = Warnings()
+        background = load_image_rgb(rec.read_bytes(), name=str(rec.path))
+        if background.shape[:2] != (rec.height, rec.width):
+            raise DataError(f"{rec.path}: decoded size differs from the header size")
+        meta: list[dict] = []
+        n_pastes = n_dropped = 0
+        for copy in range(self.copies):
+            rng = np.random.default_rng([self.seed, idx, copy])
+            comp = compose_image(background, rec.boxes_xyxy_px, rec.class_ids, self.pool, self.sizes, self.cfg, rng,
+                                 warnings, name)
+            if not comp.pastes:
+                warnings.add("composite without any paste (not written)", f"{name} copy {copy}")
+                continue
+            out_rec = ImageRecord(path=rec.path, width=rec.width, height=rec.height, boxes_xyxy_px=comp.boxes_xyxy_px,
+                                  class_ids=comp.class_ids, split=self.split,
+                                  rel_path=composite_rel_path(rec.rel_path, copy))
+            _write_record(self.tmp, out_rec, encode_image(comp.image, rec.rel_path.suffix or ".png"))
+            n_pastes += len(comp.pastes)
+            n_dropped += comp.dropped
+            image_rel = (Path("images") / self.split / out_rec.rel_path).as_posix()
+            for p in comp.pastes:
+                crop = self.pool.records[p.crop_index]
+                meta.append({"image": image_rel, "background": name, "copy": copy, "crop": crop.file,
+                             "class": self.names[p.class_id], "class_id": p.class_id, "tier": crop.tier,
+                             "box_xyxy_px": list(p.box_xyxy_px), "blend": p.blend,
+                             "modifiers": self.cfg.blend.split("+")[1:], "mask": self.cfg.mask, "angle": p.angle,
+                             "kept": p.kept})
+        return meta, warnings, n_pastes, n_dropped
+
+
+_WORKER_JOB: _Job | None = None
+
+
+def _init_worker(job: _Job) -> None:
+    global _WORKER_JOB
+    cv2.setNumThreads(1)  # one process per core already; OpenCV threads would oversubscribe
+    _WORKER_JOB = job
+
+
+def _run_in_worker(idx: int):
+    return _WORKER_JOB(idx)
+
+
+def class_sizes(images: list[ImageRecord], names: list[str], needed: set[int], warnings: Warnings,
+                source: str) -> list[np.ndarray]:
+    """Real box sizes per class; a class without boxes borrows every class's sizes (with a warning)."""
+    sizes = box_sizes_by_class([im.boxes_xyxy_px for im in images], [im.class_ids for im in images], len(names))
+    pooled = np.concatenate(sizes) if sizes else np.zeros((0, 2))
+    if len(pooled) == 0:
+        raise DataError(f"{source}: the backgrounds hold no boxes, so there are no real sizes to draw from")
+    for c in sorted(needed):
+        if len(sizes[c]) == 0:
+            warnings.add("class without real boxes (sizes drawn from all classes)", f"{source}: {names[c]}")
+            sizes[c] = pooled
+    return sizes
+
+
+def run_composite(
+    backgrounds: str | os.PathLike,
+    crops: str | os.PathLike,
+    out: str | os.PathLike,
+    cfg: CompositeConfig,
+    seed: int = 0,
+    copies: int = 1,
+    workers: int = 1,
+    split: str = "train",
+    tiers: list[str] | None = None,
+    names: list[str] | None = None,
+    keep_originals: bool = True,
+    overwrite: bool = False,
+    skip_bad: bool = False,
+    warnings: Warnings | None = None,
+    progress: bool = True,
+) -> dict:
+    """Composite ``copies`` versions of every ``split`` image of the ``backgrounds`` YOLO dataset into ``out``.
+
+    Returns:
+        the summary written to ``composite.json`` (counts and settings).
+
+    Raises:
+        ConfigError: a bad setting (``split`` test, a missing split, a bad config field).
+        DataError: unreadable backgrounds or crops, an unknown crop class.
+    """
+    warnings = warnings if warnings is not None else Warnings()
+    try:
+        cfg.check()
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    if split == "test":
+        raise ConfigError("--split test: the test split never receives pastes (it measures real-data performance)")
+    if copies < 1 or workers < 1:
+        raise ConfigError("--copies and --workers must be >= 1")
+    ds = read_yolo(backgrounds, names=names, skip_bad=skip_bad, warnings=warnings)
+    if split not in ds.splits_present():
+        raise ConfigError(f"--split {split}: {backgrounds} has no such split ({', '.join(ds.splits_present())})")
+    records: list[CropRecord] = read_crop_index(crops, ds.names, tiers, skip_bad, warnings)
+    images = ds.split(split)
+    sizes = class_sizes(images, ds.names, {r.class_id for r in records}, warnings, str(backgrounds))
+    smallest = np.concatenate([s for s in sizes if len(s)]).min(axis=0)
+    usable = []
+    for im in images:
+        if im.width < smallest[0] or im.height < smallest[1]:
+            warnings.add("background smaller than the smallest real box (not composited)",
+                         f"{im.path}: {im.width}x{im.height}")
+        else:
+            usable.append(im)
+    clashes = {composite_rel_path(im.rel_path, k) for im in images for k in range(copies)} & {
+        im.rel_path for im in images}
+    if clashes:
+        raise DataError(f"{backgrounds}: image names ending in {COPY_TAG}NN clash with composite names: "
+                        f"{sorted(map(str, clashes))[0]}")
+    out = Path(out).absolute()
+    with atomic_dir(out, overwrite=overwrite) as tmp:
+        for rec in ds.images:
+            if rec.split != split or keep_originals:
+                _write_record(tmp, rec)
+        job = _Job(usable, records, sizes, cfg, seed, copies, tmp, split, ds.names)
+        results = _map(job, len(usable), workers, progress)
+        meta = [line for r in results for line in r[0]]
+        for r in results:
+            for kind, n in r[1].counts.items():
+                for _ in range(n):
+                    warnings.add(kind, r[1].examples[kind])
+        summary = {
+            "backgrounds": str(Path(backgrounds).absolute()), "crops": str(Path(crops).absolute()), "seed": seed,
+            "copies": copies, "split": split, "tiers": tiers, "keep_originals": keep_originals,
+            "config": asdict(cfg), "background_images": len(usable), "crops_available": len(records),
+            "composites": len({m["image"] for m in meta}), "pastes": sum(r[2] for r in results),
+            "dropped_boxes": sum(r[3] for r in results), "warnings": warnings.summary(),
+        }
+        (tmp / "meta.jsonl").write_text("".join(json.dumps(m) + "\n" for m in meta), encoding="utf-8")
+        (tmp / "composite.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        (tmp / "data.yaml").write_text(data_yaml_text(out, ds.names, ds.splits_present()), encoding="utf-8")
+    return summary
+
+
+def _map(job: _Job, n: int, workers: int, progress: bool) -> list:
+    """Run ``job`` on every background index, in order; ``workers`` processes (1: in this process)."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=n, desc="composite", unit="img", disable=not progress, dynamic_ncols=True)
+    results = []
+    try:
+        if workers == 1 or n <= 1:
+            for i in range(n):
+                results.append(job(i))
+                bar.update()
+        else:
+            methods = mp.get_all_start_methods()
+            ctx = mp.get_context("fork" if "fork" in methods else "spawn")
+            with ctx.Pool(min(workers, n), initializer=_init_worker, initargs=(job,)) as pool:
+                for r in pool.imap(_run_in_worker, range(n), chunksize=1):
+                    results.append(r)
+                    bar.update()
+    finally:
+        bar.close()
+    return results

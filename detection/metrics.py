@@ -1,0 +1,161 @@
+"""Detection metrics computed by blendaug from the predictions kept at a confidence threshold.
+
+Pure numpy, no ultralytics. mAP comes from ultralytics; these are the numbers the seed study (darknet)
+reported next to it, plus a count error:
+
+- Matching, per image: predictions above the threshold are taken in order of confidence (highest first,
+  ties in input order); each takes the still-unmatched true box of the SAME class with the highest IoU,
+  if that IoU is >= ``iou_thr``, and is then a true positive (TP); otherwise it is a false positive (FP).
+  True boxes left unmatched are false negatives (FN).
+- ``avg_iou_darknet`` = sum of the TPs' IoU / (TP + FP): darknet's "average IoU" (the seed paper's IoU);
+  it falls with every false positive.
+- ``mean_matched_iou`` = sum of the TPs' IoU / TP: how tight the matched boxes are.
+- ``count_mape`` = mean over images with at least one true object of ``|pred count - true count| / true
+  count * 100``; all predictions above the threshold count, whatever their class. Per class, the counts are
+  of that class and the mean runs over images holding that class. Images without objects are left out
+  (the error would divide by zero). This is blendaug's definition; the seed paper's "MAPE" is ambiguous.
+
+A ratio with a zero denominator is ``nan`` (``null`` in JSON): undefined, not zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+METRIC_KEYS = ("tp", "fp", "fn", "avg_iou_darknet", "mean_matched_iou", "count_mape")
+
+
+def box_iou(a_xyxy: np.ndarray, b_xyxy: np.ndarray) -> np.ndarray:
+    """IoU of every box in ``a`` (N, 4) with every box in ``b`` (M, 4): an (N, M) array."""
+    a = np.asarray(a_xyxy, dtype=np.float64).reshape(-1, 4)
+    b = np.asarray(b_xyxy, dtype=np.float64).reshape(-1, 4)
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])  # (N, M, 2)
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])  # (N, M, 2)
+    inter = np.clip(rb - lt, 0, None).prod(axis=2)  # (N, M)
+    area_a = (a[:, 2:] - a[:, :2]).clip(0).prod(axis=1)  # (N,)
+    area_b = (b[:, 2:] - b[:, :2]).clip(0).prod(axis=1)  # (M,)
+    union = area_a[:, None] + area_b[None, :] - inter
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(union > 0, inter / union, 0.0)
+
+
+def match_image(pred_xyxy: np.ndarray, pred_cls: np.ndarray, pred_conf: np.ndarray,
+                true_xyxy: np.ndarray, true_cls: np.ndarray, iou_thr: float) -> np.ndarray:
+    """Greedy matching of one image's predictions to its true boxes (see the module docstring).
+
+    Returns:
+        ``(n_pred,)`` float64: the IoU of each prediction's matched true box, ``nan`` for a false positive.
+    """
+    pred_cls = np.asarray(pred_cls).reshape(-1)
+    true_cls = np.asarray(true_cls).reshape(-1)
+    iou = box_iou(pred_xyxy, true_xyxy)  # (n_pred, n_true)
+    iou[pred_cls[:, None] != true_cls[None, :]] = -1.0
+    matched = np.full(len(pred_cls), np.nan)
+    free = np.ones(len(true_cls), dtype=bool)
+    for p in np.argsort(-np.asarray(pred_conf, dtype=np.float64).reshape(-1), kind="stable"):
+        cand = np.where(free, iou[p], -1.0)
+        if len(cand) == 0:
+            continue
+        t = int(np.argmax(cand))
+        if cand[t] >= iou_thr and cand[t] >= 0:
+            matched[p] = cand[t]
+            free[t] = False
+    return matched
+
+
+@dataclass
+class ImageResult:
+    """Per-class tallies of one image; every array is ``(n_classes,)``."""
+
+    name: str
+    n_true: np.ndarray
+    n_pred: np.ndarray
+    tp: np.ndarray
+    iou_sum: np.ndarray  # sum of the TPs' IoU
+
+    @property
+    def fp(self) -> np.ndarray:
+        return self.n_pred - self.tp
+
+    @property
+    def fn(self) -> np.ndarray:
+        return self.n_true - self.tp
+
+
+def image_result(name: str, n_classes: int, pred_xyxy: np.ndarray, pred_cls: np.ndarray, pred_conf: np.ndarray,
+                 true_xyxy: np.ndarray, true_cls: np.ndarray, conf_thr: float, iou_thr: float) -> ImageResult:
+    """Tally one image: keep predictions with ``conf >= conf_thr``, match them, count per class."""
+    pred_conf = np.asarray(pred_conf, dtype=np.float64).reshape(-1)
+    keep = pred_conf >= conf_thr
+    pred_cls = np.asarray(pred_cls, dtype=np.int64).reshape(-1)[keep]
+    true_cls = np.asarray(true_cls, dtype=np.int64).reshape(-1)
+    matched = match_image(np.asarray(pred_xyxy).reshape(-1, 4)[keep], pred_cls, pred_conf[keep],
+                          true_xyxy, true_cls, iou_thr)
+    is_tp = ~np.isnan(matched)
+    return ImageResult(
+        name=name,
+        n_true=np.bincount(true_cls, minlength=n_classes)[:n_classes],
+        n_pred=np.bincount(pred_cls, minlength=n_classes)[:n_classes],
+        tp=np.bincount(pred_cls[is_tp], minlength=n_classes)[:n_classes],
+        iou_sum=np.bincount(pred_cls[is_tp], weights=matched[is_tp], minlength=n_classes)[:n_classes],
+    )
+
+
+def _ratio(num: float, den: float) -> float:
+    return float(num) / float(den) if den > 0 else float("nan")
+
+
+def count_mape(n_pred: np.ndarray, n_true: np.ndarray) -> float:
+    """Mean of ``|n_pred - n_true| / n_true * 100`` over entries with ``n_true > 0`` (nan if none)."""
+    n_pred = np.asarray(n_pred, dtype=np.float64)
+    n_true = np.asarray(n_true, dtype=np.float64)
+    has = n_true > 0
+    if not has.any():
+        return float("nan")
+    return float(np.mean(np.abs(n_pred[has] - n_true[has]) / n_true[has] * 100.0))
+
+
+def _summary(n_true: np.ndarray, n_pred: np.ndarray, tp: np.ndarray, iou_sum: np.ndarray) -> dict[str, float | int]:
+    """Metrics from per-image tallies, each ``(n_images,)``."""
+    tp_all, pred_all = int(tp.sum()), int(n_pred.sum())
+    return {
+        "tp": tp_all,
+        "fp": pred_all - tp_all,
+        "fn": int(n_true.sum()) - tp_all,
+        "avg_iou_darknet": _ratio(iou_sum.sum(), pred_all),
+        "mean_matched_iou": _ratio(iou_sum.sum(), tp_all),
+        "count_mape": count_mape(n_pred, n_true),
+    }
+
+
+def summarize(results: Sequence[ImageResult], names: list[str]) -> dict:
+    """Overall and per-class metrics over images.
+
+    Returns:
+        ``{"tp", "fp", "fn", "avg_iou_darknet", "mean_matched_iou", "count_mape", "per_class": {name: {...}}}``;
+        overall counts are summed over classes, and the overall count error uses each image's total count.
+    """
+    c = len(names)
+    stack = {k: np.stack([getattr(r, k) for r in results]) if results else np.zeros((0, c))
+             for k in ("n_true", "n_pred", "tp", "iou_sum")}  # each (n_images, n_classes)
+    out: dict = _summary(*(stack[k].sum(axis=1) for k in ("n_true", "n_pred", "tp", "iou_sum")))
+    out["per_class"] = {
+        name: _summary(*(stack[k][:, i] for k in ("n_true", "n_pred", "tp", "iou_sum"))) for i, name in enumerate(names)
+    }
+    return out
+
+
+def per_image_rows(results: Sequence[ImageResult]) -> list[dict]:
+    """One row per image for ``per_image.csv`` (all classes together)."""
+    rows = []
+    for r in results:
+        n_true, n_pred, tp = int(r.n_true.sum()), int(r.n_pred.sum()), int(r.tp.sum())
+        rows.append({
+            "image": r.name, "n_true": n_true, "n_pred": n_pred, "tp": tp, "fp": n_pred - tp, "fn": n_true - tp,
+            "iou_sum": float(r.iou_sum.sum()),
+            "count_ape": abs(n_pred - n_true) / n_true * 100.0 if n_true > 0 else float("nan"),
+        })
+    return rows

@@ -1,0 +1,66 @@
+"""``blendaug gan score RUN --real CROPS``: measure every snapshot and assign quality tiers.
+
+Registered by ``gan/cli.py``. Heavy imports (torch, torchmetrics) happen inside the command.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from data.errors import ConfigError
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> ``cuda`` when available, else ``cpu``; anything else is passed to torch as is."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        torch.device(device)
+    except RuntimeError as e:
+        raise ConfigError(f"--device: {e}") from e
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"--device {device}: CUDA is not available here")
+    return device
+
+
+def score(
+    run: Path = typer.Argument(..., help="GAN run folder (output of `blendaug gan train`)."),
+    real: Path = typer.Option(..., "--real", help="Real crops folder (output of `blendaug data crops`)."),
+    n: int = typer.Option(300, "--n", min=2, help="Generated crops per class and snapshot."),
+    seed: int = typer.Option(0, "--seed", help="Seed of sampling, subsets, the feature classifier and TSTR."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
+    features: str = typer.Option(
+        "crops-classifier", "--features", help="Feature space: crops-classifier (trained here) or inception."
+    ),
+    features_weights: Path | None = typer.Option(
+        None, "--features-weights", help="Where the crop classifier is stored/reused [RUN/quality_features.pt]."
+    ),
+    inception: Path | None = typer.Option(
+        None, "--inception", help="Local Inception-v3 weights (.pth); implies --features inception."
+    ),
+    k: int = typer.Option(5, "--k", min=1, help="Neighbours for precision/recall/density/coverage."),
+    ssim_reals: int = typer.Option(64, "--ssim-reals", min=1, help="Real crops per class searched for SSIM."),
+    ssim_fakes: int = typer.Option(64, "--ssim-fakes", min=1, help="Generated crops per class checked by SSIM."),
+    tstr: bool = typer.Option(True, "--tstr/--no-tstr", help="Train on synthetic, test on real."),
+    feature_epochs: int = typer.Option(30, "--feature-epochs", min=1, help="Epochs of the feature classifier."),
+    image_size: int = typer.Option(64, "--image-size", min=16, help="Side crops are resized to for scoring."),
+) -> None:
+    """Score every snapshot (FID, KID, precision/recall/density/coverage, SSIM, TSTR) into RUN/quality.csv."""
+    from gan.quality.classifier import ClassifierConfig
+    from gan.quality.score import ScoreConfig, score_run
+
+    if inception is not None:
+        features = "inception"
+    cfg = ScoreConfig(
+        n=n, seed=seed, k=k, ssim_reals=ssim_reals, ssim_fakes=ssim_fakes, tstr=tstr, image_size=image_size,
+        classifier=ClassifierConfig(image_size=image_size, epochs=feature_epochs),
+    )  # fmt: skip
+    table = score_run(run, real, cfg, features=features, store=features_weights, inception=inception,
+                      device=resolve_device(device), log=lambda m: typer.echo(m, err=True))  # fmt: skip
+    shown = table[["snapshot", "class", "fid", "precision", "coverage", "ssim_nn", "tstr_acc", "tier"]]
+    typer.echo(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    typer.echo(f"quality -> {Path(run) / 'quality.csv'}")

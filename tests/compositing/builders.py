@@ -1,0 +1,54 @@
+"""Tiny datasets for the compositing tests, built with numpy (no toyworld, nothing downloaded)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from data.imageio import save_image
+from data.model import Dataset, ImageRecord
+from data.yolo import write_yolo
+
+NAMES = ["car", "van"]
+
+
+def make_backgrounds(root: Path, n_train: int = 4, size: int = 160, seed: int = 0) -> Path:
+    """A YOLO dataset: ``n_train`` train, 2 val and 1 test textured images with 2-3 boxes each."""
+    rng = np.random.default_rng(seed)
+    src = root / "src"
+    records = []
+    for split, n in (("train", n_train), ("val", 2), ("test", 1)):
+        for i in range(n):
+            img = rng.integers(60, 120, (size, size, 3), dtype=np.uint8)
+            path = src / f"{split}_{i:02d}.jpg"
+            save_image(path, img)
+            boxes = np.array([[10, 10, 34, 26], [60, 90, 76, 122], [120, 20, 150, 40]], float)[: 2 + i % 2]
+            ids = np.arange(len(boxes)) % 2
+            records.append(ImageRecord(path=path, width=size, height=size, boxes_xyxy_px=boxes, class_ids=ids,
+                                       split=split, rel_path=Path(path.name)))
+    return write_yolo(Dataset(names=list(NAMES), images=records), root / "bg")
+
+
+def make_crops(root: Path, kind: str = "gan", n_per_class: int = 3, size: int = 32, seed: int = 1,
+               classes: tuple[str, ...] = tuple(NAMES)) -> Path:
+    """A crops folder with index.csv in the ``gan sample`` (kind='gan') or ``data crops`` (kind='real') format."""
+    rng = np.random.default_rng(seed)
+    out = root / f"crops_{kind}"
+    rows = []
+    for cls in classes:
+        for i in range(n_per_class):
+            rel = f"{cls}/{i:06d}.png"
+            save_image(out / rel, rng.integers(0, 255, (size, size, 3), dtype=np.uint8))
+            if kind == "gan":
+                rows.append({"file": rel, "class": cls, "arch": "dcgan", "snapshot": 3, "tier": ["high", "low"][i % 2],
+                             "seed": i, "score": 0.5})
+            else:
+                rows.append({"file": rel, "class": cls, "class_id": 0, "split": "train", "source_image": "x.jpg",
+                             "x1": 0, "y1": 0, "x2": 10, "y2": 10})
+    with (out / "index.csv").open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return out

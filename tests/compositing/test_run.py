@@ -1,0 +1,186 @@
+"""The file layer: a YOLO dataset out, deterministic across workers, val/test untouched, bad input handled."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.stats import ks_2samp
+
+from compositing.compose import CompositeConfig, compose_image
+from compositing.crops import CropPool, read_crop_index
+from compositing.placement import box_sizes_by_class
+from compositing.run import run_composite
+from data.errors import ConfigError, DataError, Warnings
+from data.imageio import load_image_rgb
+from data.yolo import read_yolo
+from tests.compositing.builders import NAMES, make_backgrounds, make_crops
+from tests.conftest import shared_dataset
+
+
+def _digest(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file() and p.name != "data.yaml"}
+
+
+def _label_lines(root: Path) -> list[tuple[Path, str]]:
+    return [(f, line) for f in sorted((root / "labels").rglob("*.txt"))
+            for line in f.read_text(encoding="utf-8").splitlines()]
+
+
+def test_output_is_identical_for_one_and_two_workers(backgrounds, gan_crops, tmp_path):
+    cfg = CompositeConfig(blend="all+color+noise", rotate="any", truncate=0.2)
+    for w in (1, 2):
+        run_composite(backgrounds, gan_crops, tmp_path / f"w{w}", cfg, seed=7, copies=2, workers=w, progress=False)
+    d1, d2 = _digest(tmp_path / "w1"), _digest(tmp_path / "w2")
+    assert d1 == d2
+    assert sum(".jpg" in k and "__cp" in k for k in d1) == 8  # 4 train images x 2 copies
+    run_composite(backgrounds, gan_crops, tmp_path / "other", cfg, seed=8, copies=2, progress=False)
+    assert _digest(tmp_path / "other") != d1
+
+
+def test_every_label_line_is_valid_yolo_and_counts_add_up(backgrounds, gan_crops, tmp_path):
+    cfg = CompositeConfig(per_image=(2, 5), blend="gaussian", max_overlap=0.7, min_visible=0.8, truncate=0.3,
+                          rotate="any")
+    summary = run_composite(backgrounds, gan_crops, tmp_path / "out", cfg, seed=1, copies=3, progress=False)
+    out = tmp_path / "out"
+    lines = _label_lines(out)
+    assert lines
+    for f, line in lines:
+        fields = line.split()
+        assert len(fields) == 5, f
+        cls, coords = int(fields[0]), [float(v) for v in fields[1:]]
+        assert 0 <= cls < len(NAMES)
+        assert all(0.0 <= v <= 1.0 for v in coords) and coords[2] > 0 and coords[3] > 0
+        cx, cy, w, h = coords
+        assert cx - w / 2 >= -1e-7 and cx + w / 2 <= 1 + 1e-7 and cy - h / 2 >= -1e-7 and cy + h / 2 <= 1 + 1e-7
+    bg = read_yolo(backgrounds)
+    result = read_yolo(out)
+    meta = [json.loads(x) for x in (out / "meta.jsonl").read_text().splitlines()]
+    assert len(meta) == summary["pastes"] > 0
+    bg_train_boxes = sum(im.n_boxes for im in bg.split("train"))
+    composite_boxes = sum(im.n_boxes for im in result.split("train") if "__cp" in im.path.name)
+    assert composite_boxes == 3 * bg_train_boxes + summary["pastes"] - summary["dropped_boxes"]
+    assert summary["dropped_boxes"] > 0  # with max_overlap 0.7 and min_visible 0.8 some boxes are hidden
+    assert sum(not m["kept"] for m in meta) <= summary["dropped_boxes"]
+    for m in meta:
+        assert set(m) >= {"image", "crop", "class", "tier", "box_xyxy_px", "blend", "mask", "angle"}
+        x1, y1, x2, y2 = m["box_xyxy_px"]
+        assert 0 <= x1 < x2 <= 160 and 0 <= y1 < y2 <= 160
+        assert (out / m["image"]).is_file() and m["tier"] in ("high", "low")
+
+
+def test_val_and_test_pass_through_as_links_and_originals_are_kept(backgrounds, gan_crops, tmp_path):
+    run_composite(backgrounds, gan_crops, tmp_path / "out", CompositeConfig(), seed=0, copies=1, progress=False)
+    src, out = read_yolo(backgrounds), read_yolo(tmp_path / "out")
+    assert out.splits_present() == ["train", "val", "test"]
+    for split in ("val", "test"):
+        a, b = src.split(split), out.split(split)
+        assert [im.rel_path for im in a] == [im.rel_path for im in b]
+        for x, y in zip(a, b, strict=True):
+            assert os.path.samefile(x.path, y.path)  # a hard link: no new pixels, and no paste
+            assert np.array_equal(x.boxes_xyxy_px, y.boxes_xyxy_px)
+    names = sorted(im.path.name for im in out.split("train"))
+    assert names[:2] == ["train_00.jpg", "train_00__cp00.jpg"] and len(names) == 8
+    meta = (tmp_path / "out" / "meta.jsonl").read_text()
+    assert "images/test" not in meta and "images/val" not in meta
+    run_composite(backgrounds, gan_crops, tmp_path / "no_orig", CompositeConfig(), copies=1, keep_originals=False,
+                  progress=False)
+    assert all("__cp" in im.path.name for im in read_yolo(tmp_path / "no_orig").split("train"))
+
+
+def test_test_split_never_receives_pastes(backgrounds, gan_crops, tmp_path):
+    with pytest.raises(ConfigError, match="test"):
+        run_composite(backgrounds, gan_crops, tmp_path / "out", CompositeConfig(), split="test", progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+def test_tiers_filter_and_real_crops_are_tier_real(backgrounds, gan_crops, tmp_path):
+    names = list(NAMES)
+    assert {r.tier for r in read_crop_index(gan_crops, names, ["high"])} == {"high"}
+    real = make_crops(tmp_path, "real")
+    assert {r.tier for r in read_crop_index(real, names)} == {"real"}
+    with pytest.raises(ConfigError, match="tier"):
+        read_crop_index(gan_crops, names, ["mid"])
+    run_composite(backgrounds, real, tmp_path / "out", CompositeConfig(), tiers=["real"], progress=False)
+    meta = [json.loads(x) for x in (tmp_path / "out" / "meta.jsonl").read_text().splitlines()]
+    assert meta and {m["tier"] for m in meta} == {"real"}
+
+
+def test_unknown_class_names_the_index_and_the_class(backgrounds, tmp_path):
+    crops = make_crops(tmp_path, "gan", classes=("car", "tank"))
+    with pytest.raises(DataError, match=r"index\.csv:\d+: unknown class 'tank'"):
+        run_composite(backgrounds, crops, tmp_path / "out", CompositeConfig(), progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+def test_unreadable_crop_is_an_error_naming_it_or_a_counted_skip(backgrounds, gan_crops, tmp_path):
+    bad = gan_crops / "car" / "000001.png"
+    bad.write_bytes(b"not a png")
+    with pytest.raises(DataError, match="000001.png"):
+        run_composite(backgrounds, gan_crops, tmp_path / "out", CompositeConfig(), progress=False)
+    warnings = Warnings()
+    summary = run_composite(backgrounds, gan_crops, tmp_path / "out", CompositeConfig(), skip_bad=True,
+                            warnings=warnings, progress=False)
+    assert warnings.counts["unreadable crop skipped"] == 1 and summary["crops_available"] == 5
+    with (gan_crops / "index.csv").open() as f:
+        assert len(list(csv.DictReader(f))) == 6
+
+
+def test_missing_index_and_missing_split(backgrounds, tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="index.csv"):
+        run_composite(backgrounds, tmp_path / "empty", tmp_path / "out", CompositeConfig(), progress=False)
+
+
+def test_small_backgrounds_and_no_placement_are_counted_warnings(tmp_path):
+    bg = make_backgrounds(tmp_path, n_train=2, size=160)
+    crops = make_crops(tmp_path)
+    warnings = Warnings()
+    cfg = CompositeConfig(per_image=(30, 30), max_overlap=0.0)
+    summary = run_composite(bg, crops, tmp_path / "out", cfg, copies=1, warnings=warnings, progress=False)
+    assert warnings.counts["no valid placement (object skipped)"] > 0
+    assert 0 < summary["pastes"] < 60
+
+
+def test_backgrounds_smaller_than_every_real_box_are_skipped(tmp_path):
+    from data.imageio import save_image
+    from data.model import Dataset, ImageRecord
+    from data.yolo import write_yolo
+
+    recs = []
+    for i, size in enumerate((100, 20)):
+        path = tmp_path / "src" / f"im{i}.png"
+        save_image(path, np.full((size, size, 3), 90, np.uint8))
+        boxes = np.array([[5, 5, 35, 35]], float) if size == 100 else np.zeros((0, 4))
+        recs.append(ImageRecord(path=path, width=size, height=size, boxes_xyxy_px=boxes, class_ids=[0] * len(boxes)))
+    bg = write_yolo(Dataset(names=list(NAMES), images=recs), tmp_path / "bg")
+    warnings = Warnings()
+    summary = run_composite(bg, make_crops(tmp_path), tmp_path / "out", CompositeConfig(), warnings=warnings,
+                            progress=False)
+    assert summary["background_images"] == 1
+    assert "background smaller than the smallest real box (not composited)" in warnings.counts
+    assert "class without real boxes (sizes drawn from all classes)" in warnings.counts  # no 'van' box at all
+
+
+def test_pasted_widths_follow_the_real_box_widths(tmp_path):
+    root = shared_dataset("drone_view_vehicles_cats")
+    ds = read_yolo(root, names=["car"])
+    sizes = box_sizes_by_class([im.boxes_xyxy_px for im in ds.images], [im.class_ids for im in ds.images], 1)
+    crops = make_crops(tmp_path, classes=("car",), n_per_class=4, size=64)
+    pool = CropPool(read_crop_index(crops, ["car"]), "rect")
+    cfg = CompositeConfig(per_image=(4, 4), blend="none")
+    widths: list[int] = []
+    k = 0
+    while len(widths) < 500:
+        im = ds.images[k % 8]
+        comp = compose_image(load_image_rgb(im.path), im.boxes_xyxy_px, im.class_ids, pool, sizes, cfg,
+                             np.random.default_rng([0, k]))
+        widths += [p.box_xyxy_px[2] - p.box_xyxy_px[0] for p in comp.pastes]
+        k += 1
+    assert ks_2samp(widths[:500], sizes[0][:, 0]).pvalue > 0.01

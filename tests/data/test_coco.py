@@ -1,0 +1,167 @@
+"""COCO JSON: category mapping, image lookup, iscrowd, bad annotations, writing and reading back."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from data.coco import image_bases, read_coco, write_coco
+from data.errors import BlendaugError, DataError, Warnings
+from data.imageio import save_image
+from data.model import Dataset, ImageRecord
+
+
+def _image(path, w=100, h=80):
+    save_image(path, np.full((h, w, 3), 60, np.uint8))
+
+
+def _coco(path, images, annotations, categories):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"images": images, "annotations": annotations, "categories": categories}))
+    return path
+
+
+CATS = [{"id": 3, "name": "truck"}, {"id": 7, "name": "van"}, {"id": 1, "name": "car"}]
+
+
+def _three_boxes(tmp_path, **ann_extra):
+    _image(tmp_path / "a.jpg")
+    anns = [
+        {"id": 10, "image_id": 5, "category_id": 3, "bbox": [10, 20, 30, 40]},
+        {"id": 11, "image_id": 5, "category_id": 7, "bbox": [1.5, 2.25, 3.125, 4.0]},
+        {"id": 12, "image_id": 5, "category_id": 1, "bbox": [0, 0, 5, 5], **ann_extra},
+    ]
+    return _coco(tmp_path / "ann.json", [{"id": 5, "file_name": "a.jpg", "width": 100, "height": 80}], anns, CATS)
+
+
+def test_category_ids_map_to_contiguous_ids_sorted_by_id(tmp_path):
+    ds = read_coco(_three_boxes(tmp_path))
+    assert ds.names == ["car", "truck", "van"]  # ids 1, 3, 7
+    (rec,) = ds.images
+    np.testing.assert_array_equal(rec.class_ids, [1, 2, 0])
+    np.testing.assert_array_equal(rec.boxes_xyxy_px, [[10, 20, 40, 60], [1.5, 2.25, 4.625, 6.25], [0, 0, 5, 5]])
+    assert (rec.width, rec.height, rec.split, rec.rel_path.as_posix()) == (100, 80, "train", "a.jpg")
+
+
+def test_given_names_order(tmp_path):
+    ds = read_coco(_three_boxes(tmp_path), names=["van", "car", "truck"])
+    assert ds.names == ["van", "car", "truck"]
+    np.testing.assert_array_equal(ds.images[0].class_ids, [2, 0, 1])
+
+
+def test_category_not_in_given_names(tmp_path):
+    path = _three_boxes(tmp_path)
+    with pytest.raises(DataError, match=r"ann\.json: category 3 'truck' is not in the class names"):
+        read_coco(path, names=["car", "van"])
+    warnings = Warnings()
+    ds = read_coco(path, names=["car", "van"], skip_bad=True, warnings=warnings)
+    np.testing.assert_array_equal(ds.images[0].class_ids, [1, 0])
+    assert warnings.counts == {"COCO category not in the class names skipped": 1}
+
+
+def test_iscrowd_is_skipped_and_counted(tmp_path):
+    warnings = Warnings()
+    ds = read_coco(_three_boxes(tmp_path, iscrowd=1), warnings=warnings)
+    np.testing.assert_array_equal(ds.images[0].class_ids, [1, 2])
+    assert warnings.counts == {"COCO iscrowd annotation skipped": 1}
+
+
+def test_split_parameter(tmp_path):
+    assert read_coco(_three_boxes(tmp_path), split="val").images[0].split == "val"
+    with pytest.raises(DataError, match="split must be one of"):
+        read_coco(tmp_path / "ann.json", split="holdout")
+
+
+def test_missing_image_file_names_json_and_image(tmp_path):
+    path = _coco(tmp_path / "ann.json", [{"id": 42, "file_name": "gone.jpg", "width": 10, "height": 10}], [], CATS)
+    with pytest.raises(DataError, match=r"ann\.json: image id 42: file 'gone\.jpg' not found"):
+        read_coco(path)
+
+
+def test_annotation_pointing_at_unknown_image_id(tmp_path):
+    _image(tmp_path / "a.jpg")
+    path = _coco(tmp_path / "ann.json", [{"id": 1, "file_name": "a.jpg"}],
+                 [{"id": 9, "image_id": 1, "category_id": 1, "bbox": [1, 1, 5, 5]},
+                  {"id": 77, "image_id": 2, "category_id": 1, "bbox": [1, 1, 5, 5]}], CATS)
+    with pytest.raises(DataError, match=r"ann\.json: annotation id 77: image_id 2 is not in 'images'"):
+        read_coco(path)
+    warnings = Warnings()
+    ds = read_coco(path, skip_bad=True, warnings=warnings)
+    assert ds.images[0].n_boxes == 1 and warnings.counts == {"COCO annotation without an image skipped": 1}
+
+
+@pytest.mark.parametrize("bbox", [[1, 1, 0, 5], [1, 1, 5, -2]])
+def test_zero_area_bbox(tmp_path, bbox):
+    _image(tmp_path / "a.jpg")
+    path = _coco(tmp_path / "ann.json", [{"id": 1, "file_name": "a.jpg"}],
+                 [{"id": 3, "image_id": 1, "category_id": 1, "bbox": bbox}], CATS)
+    with pytest.raises(DataError, match=r"ann\.json: annotation id 3: zero-area bbox"):
+        read_coco(path)
+    warnings = Warnings()
+    assert read_coco(path, skip_bad=True, warnings=warnings).images[0].n_boxes == 0
+    assert warnings.counts == {"zero-area COCO bbox skipped": 1}
+
+
+def test_bbox_is_clipped_to_the_image(tmp_path):
+    _image(tmp_path / "a.jpg", w=100, h=80)
+    path = _coco(tmp_path / "ann.json", [{"id": 1, "file_name": "a.jpg"}],
+                 [{"id": 3, "image_id": 1, "category_id": 1, "bbox": [-5, 70, 20, 20]}], CATS)
+    warnings = Warnings()
+    np.testing.assert_array_equal(read_coco(path, warnings=warnings).images[0].boxes_xyxy_px, [[0, 70, 15, 80]])
+    assert warnings.counts == {"COCO bbox clipped to the image": 1}
+
+
+def test_image_lookup_rule(tmp_path):
+    assert image_bases(tmp_path / "annotations" / "instances_val2017.json", None) == [
+        tmp_path / "annotations", tmp_path / "annotations" / "images", tmp_path / "images" / "val2017",
+        tmp_path / "val2017", tmp_path / "images"]
+    assert image_bases(tmp_path / "x.json", tmp_path / "pics") == [tmp_path / "pics"]
+    # COCO's own layout: annotations/instances_val2017.json next to val2017/.
+    _image(tmp_path / "val2017" / "000001.jpg")
+    path = _coco(tmp_path / "annotations" / "instances_val2017.json", [{"id": 1, "file_name": "000001.jpg"}], [], CATS)
+    assert read_coco(path).images[0].path == tmp_path / "val2017" / "000001.jpg"
+    _image(tmp_path / "elsewhere" / "000001.jpg")
+    assert read_coco(path, images_dir=tmp_path / "elsewhere").images[0].path == tmp_path / "elsewhere" / "000001.jpg"
+
+
+def test_write_coco_then_read_back_keeps_splits_boxes_and_names(tmp_path):
+    _image(tmp_path / "src" / "a.png", w=64, h=48)
+    _image(tmp_path / "src" / "deep" / "b.png", w=32, h=32)
+    boxes = np.array([[1.123456789012345, 2.5, 30.000000001, 40.75]])
+    ds = Dataset(names=["car", "van"], images=[
+        ImageRecord(tmp_path / "src" / "a.png", 64, 48, boxes, [1], "train", rel_path=Path("a.png")),
+        ImageRecord(tmp_path / "src" / "deep" / "b.png", 32, 32, np.zeros((0, 4)), [], "val",
+                    rel_path=Path("deep/b.png")),
+    ])
+    out = write_coco(ds, tmp_path / "out")
+    assert out == tmp_path / "out"
+    train = json.loads((out / "annotations" / "instances_train.json").read_text())
+    assert train["categories"] == [{"id": 1, "name": "car", "supercategory": "object"},
+                                   {"id": 2, "name": "van", "supercategory": "object"}]
+    assert train["images"] == [{"id": 1, "file_name": "a.png", "width": 64, "height": 48}]
+    (ann,) = train["annotations"]
+    assert ann["category_id"] == 2 and ann["image_id"] == 1
+    assert ann["bbox"] == [1.123456789012345, 2.5, 30.000000001 - 1.123456789012345, 40.75 - 2.5]  # full precision
+    assert (out / "images" / "val" / "deep" / "b.png").is_file()
+
+    back = read_coco(out)
+    assert back.names == ["car", "van"]
+    assert [(r.split, r.rel_path.as_posix()) for r in back.images] == [("train", "a.png"), ("val", "deep/b.png")]
+    np.testing.assert_allclose(back.images[0].boxes_xyxy_px, boxes, rtol=0, atol=1e-12)
+    # One JSON of the folder alone: its images are found through ../images/<split>/.
+    single = read_coco(out / "annotations" / "instances_val.json", split="val")
+    assert single.images[0].path == out / "images" / "val" / "deep" / "b.png"
+
+
+def test_write_coco_writes_embedded_images_and_refuses_existing_out(tmp_path):
+    from data.imageio import encode_image
+
+    payload = encode_image(np.zeros((10, 12, 3), np.uint8), ".png")
+    ds = Dataset(names=["car"], images=[ImageRecord(tmp_path / "nowhere.png", 12, 10, data=payload)])
+    out = write_coco(ds, tmp_path / "out")
+    assert (out / "images" / "train" / "nowhere.png").read_bytes() == payload
+    with pytest.raises(BlendaugError, match="already exists"):
+        write_coco(ds, tmp_path / "out")

@@ -1,0 +1,343 @@
+"""Quality metrics, tiers and feature spaces: exact maths on tiny hand-built inputs."""
+
+from __future__ import annotations
+
+import csv
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+from torchmetrics.functional.image import structural_similarity_index_measure
+
+from data.errors import DataError
+from data.imageio import save_image
+from gan.quality import metrics
+from gan.quality.classifier import ClassifierConfig, predict, train_classifier
+from gan.quality.crops import read_real_crops
+from gan.quality.features import FeatureRequest, build_feature_space
+from gan.quality.score import ScoreConfig, finish_table, score_snapshot
+from gan.quality.ssim import nearest_real_ssim
+from gan.quality.tiers import TierRule, assign_tiers, rank_tier
+
+TINY = ClassifierConfig(image_size=16, width=8, num_features=16, epochs=10, batch=16)
+
+
+def pts(*xy: tuple[float, float]) -> np.ndarray:
+    return np.array(xy, dtype=np.float64)
+
+
+# ---- precision / recall / density / coverage -------------------------------------------------
+
+
+def test_prdc_hand_built_k1():
+    # Real radii (k=1) are all 1. P sits in the balls of A and B, Q in those of C and D, R in none.
+    real = pts((0, 0), (1, 0), (10, 0), (11, 0))
+    fake = pts((0.5, 0), (10.2, 0), (50, 0))
+    out = metrics.prdc(real, fake, k=1)
+    assert out["precision"] == pytest.approx(2 / 3)
+    assert out["density"] == pytest.approx((2 + 2 + 0) / 3)
+    assert out["coverage"] == pytest.approx(1.0)
+    # Fake radii: P 9.7, Q 9.7, R 39.8 -> A, B (P), C (P, Q) and D (Q, R) are all covered.
+    assert out["recall"] == pytest.approx(1.0)
+
+
+def test_prdc_mode_collapse():
+    # All fakes crowd around A: precise, but they cover half the reals and recall one of four.
+    real = pts((0, 0), (1, 0), (10, 0), (11, 0))
+    fake = pts((0, 0.1), (0, -0.1), (0.1, 0))  # fake radii (k=1): sqrt(0.02) each
+    out = metrics.prdc(real, fake, k=1)
+    assert out == pytest.approx({"precision": 1.0, "recall": 0.25, "density": 4 / 3, "coverage": 0.5})
+
+
+def test_prdc_ball_boundary_is_exclusive():
+    real = pts((0, 0), (2, 0))  # radii 2
+    fake = pts((0, 2), (0, 3))  # (0, 2) is exactly on the ball of (0, 0): outside
+    out = metrics.prdc(real, fake, k=1)
+    assert out["precision"] == 0.0 and out["coverage"] == 0.0 and out["density"] == 0.0
+
+
+def test_prdc_identical_grid():
+    grid = pts(*[(float(i), 0.0) for i in range(6)])
+    out = metrics.prdc(grid, grid.copy(), k=1)
+    # Each point is only strictly inside its own ball (neighbours sit on the boundary): density exactly 1.
+    assert out == pytest.approx({"precision": 1.0, "recall": 1.0, "density": 1.0, "coverage": 1.0})
+
+
+def test_prdc_too_few_points_is_nan():
+    out = metrics.prdc(pts((0, 0), (1, 0)), pts((0, 0), (1, 1), (2, 2)), k=2)
+    assert all(math.isnan(v) for v in out.values())
+
+
+# ---- FID / KID -------------------------------------------------------------------------------
+
+
+def test_fid_identical_is_zero_and_shift_is_exact():
+    rng = np.random.default_rng(0)
+    real = rng.normal(size=(400, 6))
+    assert metrics.fid(real, real.copy()) == pytest.approx(0.0, abs=1e-6)
+    # Same covariance, mean moved by (1, 2, 0, ...): FID = |shift|^2 = 5.
+    shift = np.array([1.0, 2.0, 0, 0, 0, 0])
+    assert metrics.fid(real, real + shift) == pytest.approx(5.0, rel=1e-6)
+
+
+def test_fid_orders_shifted_gaussians():
+    rng = np.random.default_rng(1)
+    real = rng.normal(size=(300, 8))
+    fids = [metrics.fid(real, rng.normal(size=(300, 8)) + s) for s in (0.0, 0.5, 1.0, 2.0)]
+    assert fids == sorted(fids) and fids[0] < 0.5 < fids[-1]
+
+
+def test_fid_needs_two_samples():
+    assert math.isnan(metrics.fid(np.zeros((1, 3)), np.ones((5, 3))))
+
+
+def test_kid_identical_near_zero_shifted_large_and_seeded():
+    rng = np.random.default_rng(2)
+    real = rng.normal(size=(200, 8))
+    same, _ = metrics.kid(real, real.copy(), subset_size=50, subsets=20, seed=3)
+    shifted, _ = metrics.kid(real, real + 1.0, subset_size=50, subsets=20, seed=3)
+    # Unbiased MMD on random subsets of 50: zero up to sampling noise, here about 1% of the shifted value.
+    assert abs(same) < 0.03 * shifted
+    assert metrics.kid(real, real + 1.0, subset_size=50, subsets=20, seed=3)[0] == shifted
+    # The global generator is left as it was.
+    torch.manual_seed(123)
+    expected = torch.rand(1)
+    torch.manual_seed(123)
+    metrics.kid(real, real + 1.0, subset_size=50, subsets=5, seed=9)
+    assert torch.rand(1) == expected
+
+
+# ---- SSIM ------------------------------------------------------------------------------------
+
+
+def test_nearest_real_ssim_matches_torchmetrics():
+    rng = np.random.default_rng(4)
+    fakes = rng.integers(0, 256, (3, 20, 20, 3), dtype=np.uint8)
+    reals = rng.integers(0, 256, (4, 20, 20, 3), dtype=np.uint8)
+    reals[2] = np.clip(fakes[1].astype(int) + rng.integers(-15, 16, fakes[1].shape), 0, 255)
+    reals[3] = fakes[2]
+    ours = nearest_real_ssim(fakes, reals, chunk=2)
+    ref = np.array(
+        [
+            max(
+                float(
+                    structural_similarity_index_measure(
+                        torch.from_numpy(f).permute(2, 0, 1)[None].double(),
+                        torch.from_numpy(r).permute(2, 0, 1)[None].double(),
+                        data_range=255.0,
+                    )
+                )
+                for r in reals
+            )
+            for f in fakes
+        ]
+    )
+    np.testing.assert_allclose(ours, ref, atol=1e-5)
+    assert ours[2] == pytest.approx(1.0, abs=1e-6) and ours[1] > 0.8 > ours[0]
+
+
+# ---- tiers -----------------------------------------------------------------------------------
+
+
+def table(fid, coverage=None, precision=None, cls="car"):
+    n = len(fid)
+    return pd.DataFrame(
+        {
+            "snapshot": list(range(1, n + 1)),
+            "class": cls,
+            "fid": fid,
+            "coverage": coverage if coverage is not None else [0.5] * n,
+            "precision": precision if precision is not None else [0.5] * n,
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("n", "expected"),
+    [
+        (1, ["high"]),
+        (2, ["high", "low"]),
+        (3, ["high", "mid", "low"]),
+        (4, ["high", "high", "mid", "low"]),
+        (5, ["high", "high", "mid", "mid", "low"]),
+        (6, ["high", "high", "mid", "mid", "low", "low"]),
+    ],
+)
+def test_rank_tier_terciles(n, expected):
+    assert [rank_tier(p, n) for p in range(n)] == expected
+
+
+def test_tiers_follow_fid_not_epoch():
+    assert list(assign_tiers(table([30.0, 10.0, 20.0]))) == ["low", "high", "mid"]
+
+
+def test_tiers_one_and_two_snapshots():
+    assert list(assign_tiers(table([50.0]))) == ["high"]
+    assert list(assign_tiers(table([12.0, 11.0]))) == ["low", "high"]
+
+
+def test_tiers_ties_share_a_tier_and_coverage_breaks_fid_ties():
+    assert list(assign_tiers(table([10.0, 10.0, 20.0]))) == ["high", "high", "low"]
+    assert list(assign_tiers(table([10.0, 10.0]))) == ["high", "high"]
+    assert list(assign_tiers(table([10.0, 10.0, 20.0], coverage=[0.3, 0.6, 0.5]))) == ["mid", "high", "low"]
+    tied_cov = table([10.0, 10.0, 20.0], coverage=[0.6, 0.6, 0.5], precision=[0.2, 0.9, 0.9])
+    assert list(assign_tiers(tied_cov)) == ["mid", "high", "low"]
+
+
+def test_tier_guards():
+    # 25 > 2 x 10: ranked high (2 of 4 are high) but demoted to mid.
+    assert list(assign_tiers(table([10.0, 25.0, 30.0, 40.0]))) == ["high", "mid", "mid", "low"]
+    assert list(assign_tiers(table([10.0, 19.0, 30.0, 40.0]))) == ["high", "high", "mid", "low"]
+    assert list(assign_tiers(table([50.0], coverage=[0.01]))) == ["low"]
+    assert list(assign_tiers(table([50.0], coverage=[0.01]), TierRule(min_coverage=0.0))) == ["high"]
+    assert list(assign_tiers(table([10.0, 25.0]), TierRule(fid_ratio=3.0))) == ["high", "low"]
+
+
+def test_tiers_nan_fid_is_low_and_classes_are_separate():
+    t = pd.concat([table([float("nan"), 5.0, 8.0]), table([3.0, 1.0], cls="van"), table([float("nan")], cls="bus")])
+    t = t.reset_index(drop=True)
+    assert list(assign_tiers(t)) == ["low", "high", "low", "low", "high", "low"]
+
+
+# ---- crops, classifier, feature spaces --------------------------------------------------------
+
+
+def square_crops(rng, colour, n, size=16):
+    """Crops with a coloured square on a grey background, jittered."""
+    out = np.full((n, size, size, 3), 128, dtype=np.uint8)
+    for im in out:
+        x, y = rng.integers(1, size // 2, 2)
+        im[y : y + size // 3, x : x + size // 3] = colour
+        im[:] = np.clip(im.astype(int) + rng.integers(-10, 11, im.shape), 0, 255)
+    return out
+
+
+def two_colour_set(seed=0, n=24):
+    rng = np.random.default_rng(seed)
+    images = np.concatenate([square_crops(rng, (220, 30, 30), n), square_crops(rng, (30, 30, 220), n)])
+    return images, np.repeat([0, 1], n)
+
+
+def test_classifier_deterministic_and_learns():
+    images, labels = two_colour_set()
+    a = train_classifier(images, labels, 2, TINY, seed=5)
+    b = train_classifier(images, labels, 2, TINY, seed=5)
+    c = train_classifier(images, labels, 2, TINY, seed=6)
+    sa, sb, sc = a.state_dict(), b.state_dict(), c.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert not all(torch.equal(sa[k], sc[k]) for k in sa)
+    assert (predict(a, images, TINY.image_size) == labels).mean() > 0.9
+
+
+def test_tstr_right_and_swapped_labels():
+    images, labels = two_colour_set(1)
+    test_images, test_labels = two_colour_set(2)
+    right = metrics.tstr_accuracy(images, labels, test_images, test_labels, 2, seed=0, cfg=TINY)
+    swapped = metrics.tstr_accuracy(images, 1 - labels, test_images, test_labels, 2, seed=0, cfg=TINY)
+    assert right.min() > 0.9 and swapped.max() < 0.1
+    assert np.isnan(metrics.tstr_accuracy(images, labels * 0, test_images, test_labels * 0, 1)).all()
+
+
+def write_crops(root, images, labels, names, index=True):
+    rows = []
+    for i, (im, lab) in enumerate(zip(images, labels, strict=True)):
+        rel = f"{names[lab]}/{i:06d}.png"
+        save_image(root / rel, im)
+        rows.append([rel, names[lab], lab, "train", "x.jpg", 0, 0, 1, 1])
+    if index:
+        with (root / "index.csv").open("w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["file", "class", "class_id", "split", "source_image", "x1", "y1", "x2", "y2"])
+            w.writerows(rows)
+    return root
+
+
+def test_read_real_crops(tmp_path):
+    images, labels = two_colour_set(n=3)
+    root = write_crops(tmp_path / "crops", images, labels, ["van", "car"])  # class_id order: van, car
+    Image.fromarray(np.full((40, 24), 7, dtype=np.uint8), "L").save(root / "car" / "000099.png")  # grey, unlisted
+    real = read_real_crops(root, size=16)
+    assert real.class_names == ["van", "car"] and real.images.shape == (6, 16, 16, 3)
+    assert list(real.labels) == [0, 0, 0, 1, 1, 1]
+    (root / "index.csv").unlink()  # ImageFolder layout: sorted folders, every image
+    folders = read_real_crops(root, size=16)
+    assert folders.class_names == ["car", "van"] and len(folders.images) == 7
+    assert folders.fingerprint != real.fingerprint
+
+
+def test_read_real_crops_errors(tmp_path):
+    with pytest.raises(DataError, match="not found"):
+        read_real_crops(tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="no crops"):
+        read_real_crops(tmp_path / "empty")
+    images, labels = two_colour_set(n=2)
+    root = write_crops(tmp_path / "crops", images, labels, ["a", "b"])
+    (root / "a" / "000000.png").unlink()
+    with pytest.raises(DataError, match="000000.png"):
+        read_real_crops(root)
+
+
+def test_crops_classifier_feature_store_reused_and_refreshed(tmp_path):
+    images, labels = two_colour_set(n=8)
+    root = write_crops(tmp_path / "crops", images, labels, ["red", "blue"])
+    store = tmp_path / "run" / "quality_features.pt"
+    logs = []
+    req = FeatureRequest(read_real_crops(root, 16), store, seed=1, classifier=TINY, log=logs.append)
+    first = build_feature_space("crops-classifier", req)
+    assert store.is_file() and store.with_suffix(".json").is_file() and not first.info["reused"]
+    again = build_feature_space("crops-classifier", req)
+    assert again.info["reused"]
+    np.testing.assert_array_equal(first.embed(images), again.embed(images))
+    assert first.embed(images).shape == (16, TINY.num_features)
+    save_image(root / "red" / "000000.png", np.zeros((16, 16, 3), np.uint8))  # the crops changed
+    changed = FeatureRequest(read_real_crops(root, 16), store, seed=1, classifier=TINY, log=logs.append)
+    assert not build_feature_space("crops-classifier", changed).info["reused"]
+    assert any("do not match" in m for m in logs)
+
+
+def test_inception_from_local_weights(tmp_path):
+    from torchvision.models import inception_v3
+
+    images, labels = two_colour_set(n=1)
+    path = tmp_path / "inception.pth"
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        torch.save(inception_v3(weights=None, aux_logits=True, init_weights=False).state_dict(), path)
+    req = FeatureRequest(read_real_crops(write_crops(tmp_path / "c", images, labels, ["a", "b"]), 16), path, path)
+    space = build_feature_space("inception", req)
+    feats = space.embed(images)
+    assert feats.shape == (2, 2048) and np.isfinite(feats).all() and space.num_features == 2048
+    torch.save({"conv.weight": torch.zeros(1)}, tmp_path / "bad.pth")
+    with pytest.raises(DataError, match="fc.weight"):
+        build_feature_space("inception", FeatureRequest(req.real, path, tmp_path / "bad.pth"))
+
+
+# ---- a snapshot scored on arrays --------------------------------------------------------------
+
+
+def test_score_snapshot_good_beats_noise(tmp_path):
+    images, labels = two_colour_set(3, n=24)
+    root = write_crops(tmp_path / "crops", images, labels, ["red", "blue"])
+    real = read_real_crops(root, 16)
+    cfg = ScoreConfig(n=24, image_size=16, kid_subset_size=10, kid_subsets=10, ssim_fakes=8, ssim_reals=8)
+    space = build_feature_space("crops-classifier", FeatureRequest(real, tmp_path / "f.pt", classifier=TINY))
+    real_feats = space.embed(real.images)
+    good_images, _ = two_colour_set(4, n=24)
+    good = {"red": good_images[:24], "blue": good_images[24:]}
+    rng = np.random.default_rng(0)
+    noise = {c: rng.integers(0, 256, (24, 32, 32, 3), dtype=np.uint8) for c in ("red", "blue")}  # other size
+    rows = score_snapshot(1, noise, real, real_feats, space, cfg) + score_snapshot(2, good, real, real_feats, space, cfg)
+    t = finish_table(rows, cfg.rule)
+    assert list(t.columns)[-1] == "tier" and len(t) == 6 and set(t["class"]) == {"red", "blue", "all"}
+    by = t.set_index(["snapshot", "class"])
+    for c in ("red", "blue", "all"):
+        assert by.loc[(2, c), "fid"] < by.loc[(1, c), "fid"]
+        assert by.loc[(2, c), "ssim_nn"] > by.loc[(1, c), "ssim_nn"]
+        assert (by.loc[(2, c), "tier"], by.loc[(1, c), "tier"]) == ("high", "low")
+    assert by.loc[(2, "all"), "tstr_acc"] > 0.9
+    assert by.loc[(2, "all"), "fid"] == pytest.approx((by.loc[(2, "red"), "fid"] + by.loc[(2, "blue"), "fid"]) / 2)
+    assert by.loc[(2, "all"), "n_fake"] == 48
