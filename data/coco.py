@@ -272,6 +272,18 @@ def coco_object(ds: Dataset, split: str) -> dict:
             "annotations": annotations, "categories": categories}
 
 
+def _check_rel_paths(ds: Dataset) -> None:
+    """Two images on one path would silently overwrite each other; a ``..`` path would leave OUT."""
+    seen: dict[tuple[str, Path], Path] = {}
+    for rec in ds.images:
+        if rec.rel_path.is_absolute() or ".." in rec.rel_path.parts:
+            raise DataError(f"{rec.path}: relative path {rec.rel_path} would leave the output folder")
+        key = (rec.split, rec.rel_path)
+        if key in seen:
+            raise DataError(f"{rec.path}: split '{rec.split}' already has an image at {rec.rel_path} ({seen[key]})")
+        seen[key] = rec.path
+
+
 def write_coco(ds: Dataset, out: str | os.PathLike, overwrite: bool = False) -> Path:
     """Write ``ds`` as ``OUT/annotations/instances_<split>.json`` + ``OUT/images/<split>/<rel_path>``.
 
@@ -284,6 +296,7 @@ def write_coco(ds: Dataset, out: str | os.PathLike, overwrite: bool = False) -> 
     out = Path(out).absolute()
     if not ds.images:
         raise DataError(f"{ds.root or out}: nothing to write, the dataset has no images")
+    _check_rel_paths(ds)
     with atomic_dir(out, overwrite=overwrite) as tmp:
         (tmp / "annotations").mkdir()
         for split in ds.splits_present():

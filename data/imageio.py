@@ -23,6 +23,18 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 Image.MAX_IMAGE_PIXELS = 30_000 * 30_000
 
 
+# EXIF orientation -> the transpose that displays the image upright (as PIL.ImageOps.exif_transpose).
+_EXIF_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
 def is_image_file(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES
 
@@ -75,6 +87,10 @@ def load_image_rgb(source: str | os.PathLike | bytes, name: str | None = None) -
             rgb8 = np.round(rgb.astype(np.float64) / 257.0).astype(np.uint8)
             if rgb8.ndim == 2:
                 rgb8 = np.repeat(rgb8[:, :, None], 3, axis=2)
+            # OpenCV's IMREAD_UNCHANGED ignores EXIF; apply it as image_size() does, so the two agree.
+            orientation = _open(source, name).getexif().get(0x0112, 1)
+            if orientation in _EXIF_TRANSPOSE:
+                rgb8 = np.asarray(Image.fromarray(rgb8).transpose(_EXIF_TRANSPOSE[orientation]))
             return np.ascontiguousarray(rgb8)
     img = _open(source, name)
     img = ImageOps.exif_transpose(img)

@@ -116,6 +116,8 @@ def _image_for(json_path: Path, obj: dict, root: Path) -> tuple[Path, bytes | No
             return image, base64.b64decode(embedded, validate=True)
         except (binascii.Error, TypeError, ValueError):
             raise DataError(f"{json_path}: key 'imageData' is not valid base64") from None
+    if not raw_path:
+        raise DataError(f"{json_path}: no 'imagePath', no image of the same name next to it, and no imageData")
     raise DataError(f"{json_path}: image {image} not found and no imageData embedded")
 
 

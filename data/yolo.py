@@ -17,7 +17,7 @@ import yaml
 from data.atomic import atomic_dir, link_or_copy
 from data.errors import DataError, Warnings, where
 from data.imageio import image_size, is_image_file
-from data.model import SPLITS, Dataset, ImageRecord, cxcywh_norm_to_xyxy, xyxy_to_cxcywh_norm
+from data.model import SPLITS, Dataset, ImageRecord, clip_boxes, cxcywh_norm_to_xyxy, xyxy_to_cxcywh_norm
 
 # Label coordinates may overshoot [0, 1] by float noise from other tools; beyond this they are wrong.
 COORD_TOL = 1e-6
@@ -260,7 +260,9 @@ def _read_image(
         rel = img.relative_to(base)
     except ValueError:
         rel = Path(img.name)
-    boxes = cxcywh_norm_to_xyxy(boxes_norm, width, height)
+    # In-range centres and sizes can still put an edge past the border (cx + w/2 > 1); the model
+    # promises boxes inside the image, and COCO's reader clips too, so round trips stay exact.
+    boxes = clip_boxes(cxcywh_norm_to_xyxy(boxes_norm, width, height), width, height)
     return ImageRecord(path=img, width=width, height=height, boxes_xyxy_px=boxes, class_ids=ids, split=split,
                        rel_path=rel)
 
@@ -295,6 +297,12 @@ def write_yolo(ds: Dataset, out: str | os.PathLike, overwrite: bool = False) -> 
     out = Path(out).absolute()
     if not ds.images:
         raise DataError(f"{ds.root or out}: nothing to write, the dataset has no images")
+    targets: dict[Path, Path] = {}
+    for rec in ds.images:
+        target = Path(rec.split) / rec.rel_path
+        if target in targets:
+            raise DataError(f"{rec.path}: same output path as {targets[target]} ({target}); rename one of them")
+        targets[target] = rec.path
     with atomic_dir(out, overwrite=overwrite) as tmp:
         for rec in ds.images:
             rel = Path(rec.split) / rec.rel_path

@@ -109,6 +109,21 @@ def test_exif_rotated_jpeg_reports_the_rotated_size(tmp_path):
     assert rgb[:8].mean() > 240 and rgb[20:].mean() < 15
 
 
+def test_exif_rotated_16bit_png_agrees_with_its_size(tmp_path):
+    # 16-bit PNGs are decoded by OpenCV, which ignores EXIF: the loader must still rotate them.
+    values = np.zeros((4, 10), np.uint16)
+    values[:, :2] = 65535  # a white band on the stored image's left edge
+    img = Image.fromarray(values)
+    exif = img.getexif()
+    exif[0x0112] = 6
+    img.save(tmp_path / "rot16.png", exif=exif)
+    assert image_size(tmp_path / "rot16.png") == (4, 10)
+    rgb = load_image_rgb(tmp_path / "rot16.png")
+    assert rgb.shape == (10, 4, 3)
+    np.testing.assert_array_equal(rgb[:2], 255)
+    np.testing.assert_array_equal(rgb[2:], 0)
+
+
 # ---- YOLO labels ----------------------------------------------------------------------------------
 
 

@@ -29,9 +29,13 @@ def test_help_lists_every_command_group(run_cli):
 
 
 def test_toyworld_then_stats_is_deterministic(run_cli, tmp_path):
-    run_cli("data", "toyworld", tmp_path / "a", "--images", "6", "--seed", "1", "--size", "256", check=True)
-    run_cli("data", "toyworld", tmp_path / "b", "--images", "6", "--seed", "1", "--size", "256", check=True)
-    assert _tree_digest(tmp_path / "a") == _tree_digest(tmp_path / "b") != {}
+    args = ("data", "toyworld", tmp_path / "a", "--images", "6", "--seed", "1", "--size", "256")
+    run_cli(*args, check=True)
+    first = _tree_digest(tmp_path / "a")
+    assert len(first) == 13  # 6 images, 6 label files, data.yaml
+    assert run_cli(*args).returncode == 2  # refuses to overwrite silently
+    run_cli(*args, "--overwrite", check=True)
+    assert _tree_digest(tmp_path / "a") == first
     stats = run_cli("data", "stats", tmp_path / "a", check=True).stdout
     for name in ("car", "van", "truck"):
         assert name in stats

@@ -165,3 +165,16 @@ def test_write_coco_writes_embedded_images_and_refuses_existing_out(tmp_path):
     assert (out / "images" / "train" / "nowhere.png").read_bytes() == payload
     with pytest.raises(BlendaugError, match="already exists"):
         write_coco(ds, tmp_path / "out")
+
+
+def test_write_coco_refuses_colliding_or_escaping_paths(tmp_path):
+    _image(tmp_path / "a" / "x.png")
+    _image(tmp_path / "b" / "x.png")
+    clash = Dataset(names=["car"], images=[ImageRecord(tmp_path / "a" / "x.png", 100, 80),
+                                           ImageRecord(tmp_path / "b" / "x.png", 100, 80)])
+    with pytest.raises(DataError, match=r"split 'train' already has an image at x\.png"):
+        write_coco(clash, tmp_path / "out")
+    escape = Dataset(names=["car"], images=[ImageRecord(tmp_path / "a" / "x.png", 100, 80, rel_path=Path("../x.png"))])
+    with pytest.raises(DataError, match="would leave the output folder"):
+        write_coco(escape, tmp_path / "out")
+    assert not (tmp_path / "out").exists()

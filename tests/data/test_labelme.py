@@ -145,6 +145,15 @@ def test_missing_image_without_data_is_an_error_naming_the_json(tmp_path):
     assert warnings.counts == {"bad labelme file skipped": 1}
 
 
+def test_without_image_path_the_image_next_to_the_json_is_used(tmp_path):
+    _image(tmp_path / "a.jpg")
+    _labelme(tmp_path / "a.json", [_shape("car", [[1, 1], [9, 9]], "rectangle")], None)
+    assert read_labelme(tmp_path).images[0].path == (tmp_path / "a.jpg").resolve()
+    _labelme(tmp_path / "b.json", [], None)
+    with pytest.raises(DataError, match=r"b\.json: no 'imagePath', no image of the same name"):
+        read_labelme(tmp_path)
+
+
 def test_invalid_json_names_the_file(tmp_path):
     (tmp_path / "broken.json").write_text("{not json")
     with pytest.raises(DataError, match=r"broken\.json: not a valid JSON file"):

@@ -101,3 +101,12 @@ def test_write_yolo_refuses_an_empty_dataset_and_leaves_nothing(tmp_path):
     with pytest.raises(DataError, match="no images"):
         write_yolo(Dataset(names=["car"]), tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_boxes_past_the_border_are_clipped(tmp_path):
+    # Centre and size are in range, but cx + w/2 = 1.05: the box is clipped to the image.
+    _img(tmp_path / "images" / "a.png", w=20, h=10)
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "labels" / "a.txt").write_text("0 0.95 0.5 0.2 0.4\n")
+    ds = read_yolo(tmp_path, names=["car"])
+    np.testing.assert_allclose(ds.images[0].boxes_xyxy_px, [[17, 3, 20, 7]], atol=1e-9)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-from pathlib import Path
 
 import yaml
 
@@ -90,8 +89,9 @@ def test_bad_inputs_give_one_line_errors(run_cli, rect_data, tmp_path):
     assert proc.returncode == 2 and len(lines) == 1 and lines[0].startswith(f"error: {fake}: not a YOLO checkpoint")
     empty = tmp_path / "empty"
     (empty / "images" / "test").mkdir(parents=True)
-    (empty / "data.yaml").write_text(yaml.safe_dump({"path": str(empty), "train": str(rect_data.parent / "images/train"),
-                                                     "val": "images/test", "test": "images/test", "names": ["red", "blue"]}))
+    cfg = {"path": str(empty), "train": str(rect_data.parent / "images/train"), "val": "images/test",
+           "test": "images/test", "names": ["red", "blue"]}
+    (empty / "data.yaml").write_text(yaml.safe_dump(cfg))
     proc = run_cli("detect", "eval", fake, empty / "data.yaml", "--device", "cpu")
     assert proc.returncode == 2 and "holds no images" in proc.stderr and "Traceback" not in proc.stderr
     proc = run_cli("detect", "train", rect_data, tmp_path / "r", "--device", "cpu", "mosiac=0")

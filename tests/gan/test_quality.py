@@ -330,7 +330,9 @@ def test_score_snapshot_good_beats_noise(tmp_path):
     good = {"red": good_images[:24], "blue": good_images[24:]}
     rng = np.random.default_rng(0)
     noise = {c: rng.integers(0, 256, (24, 32, 32, 3), dtype=np.uint8) for c in ("red", "blue")}  # other size
-    rows = score_snapshot(1, noise, real, real_feats, space, cfg) + score_snapshot(2, good, real, real_feats, space, cfg)
+    rows = score_snapshot(1, noise, real, real_feats, space, cfg) + score_snapshot(
+        2, good, real, real_feats, space, cfg
+    )
     t = finish_table(rows, cfg.rule)
     assert list(t.columns)[-1] == "tier" and len(t) == 6 and set(t["class"]) == {"red", "blue", "all"}
     by = t.set_index(["snapshot", "class"])
