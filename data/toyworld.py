@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -31,21 +32,27 @@ from data.toyworld_draw import (
     Vehicle,
     apply_shadow,
     box_xyxy,
+    draw_building,
+    draw_shadow_polygon,
     draw_tree,
     draw_vehicle,
     make_tree,
-    noise_field,
     tree_shadow,
     vehicle_shadow,
 )
-from data.toyworld_layout import CONCRETE, GRASS, LOT, ROAD, Layout, make_layout
+from data.toyworld_ground import ground_image, stain_mask
+from data.toyworld_layout import GRASS, Layout, make_layout
 from data.yolo import data_yaml_text, format_label_lines
 
 TOYWORLD_NAMES = ("car", "van", "truck")
 GROUP_REGEX = r"^(scene\d+)_"
 
 # Body (length, width) ranges in px at vehicle_scale 1, and a height that sets shadow length.
-VEHICLE_DIMS = {0: ((31.0, 37.0), (15.5, 17.5), 1.0), 1: ((42.0, 50.0), (19.0, 21.0), 1.5), 2: ((66.0, 96.0), (22.5, 25.5), 2.2)}
+VEHICLE_DIMS = {
+    0: ((31.0, 37.0), (15.5, 17.5), 1.0),
+    1: ((43.0, 51.0), (19.0, 21.0), 1.5),
+    2: ((66.0, 96.0), (22.5, 25.5), 2.2),
+}
 
 # Paint colours (RGB) and how common they are.
 PAINTS = np.array([
@@ -53,11 +60,6 @@ PAINTS = np.array([
     [28, 40, 78], [46, 92, 58], [196, 180, 146], [222, 186, 40], [210, 110, 30], [120, 24, 32],
 ], dtype=np.float64)
 PAINT_P = np.array([0.24, 0.15, 0.17, 0.1, 0.07, 0.07, 0.05, 0.04, 0.04, 0.02, 0.02, 0.03])
-
-# Ground base colours per region id, and how strongly coarse/medium/fine noise modulates them.
-GROUND_RGB = {GRASS: (86, 112, 58), ROAD: (88, 89, 92), LOT: (104, 104, 104), CONCRETE: (158, 155, 148)}
-GROUND_NOISE = {GRASS: (0.16, 0.10, 9.0), ROAD: (0.05, 0.04, 7.0), LOT: (0.07, 0.05, 8.0), CONCRETE: (0.04, 0.03, 6.0)}
-MARK_RGB = {"white": (226, 226, 220), "yellow": (222, 186, 64)}
 
 
 def _help(text: str) -> dict:
@@ -74,7 +76,7 @@ class ToyworldConfig:
     frames_per_scene: int = field(default=4, metadata=_help("(int) consecutive shifted frames per scene"))
     frame_shift: float = field(default=0.08, metadata=_help("(float) camera drift between frames, fraction of size"))
     vehicles_per_frame: tuple[int, int] = field(
-        default=(8, 30), metadata=_help("(int, int) vehicles per 640x640 px of ground, min and max (scaled by area)"))
+        default=(16, 60), metadata=_help("(int, int) vehicles per 640x640 px of ground, min and max (scaled by area)"))
     class_weights: tuple[float, float, float] = field(
         default=(0.55, 0.27, 0.18), metadata=_help("(float x3) relative frequency of car, van, truck"))
     vehicle_scale: float = field(default=1.0, metadata=_help("(float) vehicle size factor; 1.0: a car is ~16x34 px"))
@@ -120,41 +122,6 @@ def scene_rng(seed: int, scene_id: int) -> np.random.Generator:
     return np.random.default_rng([int(seed) & 0xFFFFFFFF, int(seed) >> 32 & 0xFFFFFFFF, int(scene_id)])
 
 
-def _ground(rng: np.random.Generator, lay: Layout) -> np.ndarray:
-    """Textured ground, (H, W, 3) float32: per-region colour modulated by coarse, medium and fine noise."""
-    h, w, u = lay.height, lay.width, lay.u
-    region = lay.region_map()
-    n_regions = max(GROUND_RGB) + 1
-    base = np.zeros((n_regions, 3), np.float32)
-    amp = np.zeros((n_regions, 3), np.float32)
-    tint = rng.uniform(0.9, 1.1)
-    for rid, rgb in GROUND_RGB.items():
-        base[rid] = np.asarray(rgb) * tint * rng.uniform(0.92, 1.08) + rng.uniform(-5, 5, 3)
-        amp[rid] = GROUND_NOISE[rid]
-    coarse, mid = noise_field(rng, h, w, 60 * u), noise_field(rng, h, w, 9 * u)
-    fine = rng.standard_normal((h, w), dtype=np.float32)
-    a = amp[region]  # (H, W, 3): coarse, medium, fine amplitudes per pixel
-    img = base[region] * (1.0 + a[:, :, 0] * coarse + a[:, :, 1] * mid)[:, :, None] + (a[:, :, 2] * fine)[:, :, None]
-    # Dry, yellowish patches in the grass.
-    dry = np.clip(noise_field(rng, h, w, 35 * u), 0, None) * (region == GRASS)
-    img += dry[:, :, None] * np.array([16.0, 8.0, -2.0], np.float32)
-    return _paint_markings(lay, img, mid)
-
-
-def _paint_markings(lay: Layout, img: np.ndarray, wear_noise: np.ndarray) -> np.ndarray:
-    for colour, rgb in MARK_RGB.items():
-        polys = [np.round(p * 16).astype(np.int32).reshape(-1, 1, 2) for c, p in lay.markings if c == colour]
-        if not polys:
-            continue
-        mask = np.zeros((lay.height, lay.width), np.uint8)
-        cv2.fillPoly(mask, polys, 255, lineType=cv2.LINE_AA, shift=4)
-        for x0, y0, x1, y1 in lay.clear:
-            mask[max(int(y0), 0):max(int(math.ceil(y1)), 0), max(int(x0), 0):max(int(math.ceil(x1)), 0)] = 0
-        alpha = (mask.astype(np.float32) / 255.0) * np.clip(0.8 + 0.3 * wear_noise, 0.25, 1.0)
-        img += alpha[:, :, None] * (np.asarray(rgb, np.float32) - img)
-    return img
-
-
 def _overlaps(box: np.ndarray, boxes: np.ndarray, gap: float) -> bool:
     if not len(boxes):
         return False
@@ -163,16 +130,21 @@ def _overlaps(box: np.ndarray, boxes: np.ndarray, gap: float) -> bool:
     return bool(np.any((ix > 0) & (iy > 0)))
 
 
-def place_vehicles(rng: np.random.Generator, lay: Layout, n_target: int, cfg: ToyworldConfig) -> list[Vehicle]:
-    """Park or drive up to ``n_target`` vehicles in the layout's zones, without overlapping each other."""
+def place_vehicles(rng: np.random.Generator, lay: Layout, n_target: int, cfg: ToyworldConfig,
+                   trees: Sequence[Tree] = ()) -> list[Vehicle]:
+    """Park or drive up to ``n_target`` vehicles in the layout's zones, without overlapping each other
+    and not under the middle of a ``trees`` canopy (those would be hidden, yet labelled)."""
     u = lay.u
     p_class = np.asarray(cfg.class_weights, np.float64) / sum(cfg.class_weights)
     vehicles: list[Vehicle] = []
     boxes = np.zeros((0, 4))
-    for _ in range(8 * n_target):
+    tree_xyr = np.array([(*t.center, t.radius) for t in trees]).reshape(-1, 3)
+    for attempt in range(8 * n_target):
         if len(vehicles) >= n_target:
             break
-        cls = int(rng.choice(3, p=p_class))
+        # Each class gets the first tries until it has a vehicle, so small scenes still show all three.
+        missing = [c for c in range(3) if p_class[c] > 0 and all(v.class_id != c for v in vehicles)]
+        cls = int(rng.choice(missing)) if missing and attempt < 30 else int(rng.choice(3, p=p_class))
         (l0, l1), (w0, w1), _h = VEHICLE_DIMS[cls]
         length, width = rng.uniform(l0, l1) * u, rng.uniform(w0, w1) * u
         zones = [z for z in lay.zones if z.max_len >= length and z.max_wid >= width and z.weight(u) > 0]
@@ -181,6 +153,8 @@ def place_vehicles(rng: np.random.Generator, lay: Layout, n_target: int, cfg: To
         wz = np.array([z.weight(u) for z in zones])
         zone = zones[int(rng.choice(len(zones), p=wz / wz.sum()))]
         center, heading, slot = zone.sample(rng)
+        if zone.blocked(center):
+            continue
         slack = (zone.max_wid - width) / 3 if slot is not None else 1.0
         center = (center[0] + rng.uniform(-slack, slack), center[1] + rng.uniform(-slack, slack))
         heading += rng.uniform(-1, 1) * cfg.angle_jitter_deg * (1.0 if slot is not None else 0.5)
@@ -190,26 +164,37 @@ def place_vehicles(rng: np.random.Generator, lay: Layout, n_target: int, cfg: To
         box = box_xyxy(v)
         if _overlaps(box, boxes, 1.5 * u):
             continue
+        if len(tree_xyr) and np.any(np.hypot(tree_xyr[:, 0] - center[0], tree_xyr[:, 1] - center[1])
+                                    < tree_xyr[:, 2] + 0.3 * length):
+            continue
         if slot is not None:
             zone.used.add(slot)
+        zone.n_placed += 1
         vehicles.append(v)
         boxes = np.vstack([boxes, box])
     return vehicles
 
 
-def _trees(rng: np.random.Generator, lay: Layout, vehicles: list[Vehicle], cfg: ToyworldConfig) -> list[Tree]:
-    """Roadside trees on open grass, plus trees that partly hide some vehicles."""
+def _free_trees(rng: np.random.Generator, lay: Layout, cfg: ToyworldConfig) -> list[Tree]:
+    """Trees standing on grass; their canopies may reach over the road or a lot."""
     u, region = lay.u, lay.region_map()
-    trees = []
+    trees: list[Tree] = []
     n_free = rng.poisson(cfg.trees_per_frame * lay.width * lay.height / 640.0**2)
     for _ in range(n_free * 4):
         if len(trees) >= n_free:
             break
         r = rng.uniform(10, 26) * u
         x, y = rng.uniform(0, lay.width), rng.uniform(0, lay.height)
-        k = int(r * 0.8)
+        k = int(r * 0.5)
         if (region[max(int(y) - k, 0):int(y) + k, max(int(x) - k, 0):int(x) + k] == GRASS).all():
             trees.append(make_tree(rng, (x, y), r))
+    return trees
+
+
+def _occluding_trees(rng: np.random.Generator, vehicles: list[Vehicle], cfg: ToyworldConfig) -> list[Tree]:
+    """Trees that hide one end of some vehicles (``cfg.tree_occlusion_prob`` each)."""
+    u = cfg.vehicle_scale
+    trees: list[Tree] = []
     for v in vehicles:
         if rng.uniform() >= cfg.tree_occlusion_prob:
             continue
@@ -218,28 +203,36 @@ def _trees(rng: np.random.Generator, lay: Layout, vehicles: list[Vehicle], cfg: 
         along = rng.choice([-1, 1]) * rng.uniform(0.35, 0.6) * v.length
         across = rng.uniform(-0.6, 0.6) * v.width
         c = (v.center[0] + along * np.cos(t) - across * np.sin(t), v.center[1] + along * np.sin(t) + across * np.cos(t))
-        trees.append(make_tree(rng, c, float(np.clip(rng.uniform(0.28, 0.42) * v.length, 9 * u, 28 * u))))
+        trees.append(make_tree(rng, c, float(np.clip(rng.uniform(0.35, 0.5) * v.length, 12 * u, 30 * u))))
     return trees
 
 
-def render_canvas(rng: np.random.Generator, width: int, height: int, cfg: ToyworldConfig) -> tuple[np.ndarray, list[Vehicle]]:
+def render_canvas(
+    rng: np.random.Generator, width: int, height: int, cfg: ToyworldConfig
+) -> tuple[np.ndarray, list[Vehicle]]:
     """Draw one scene canvas: ``(image (height, width, 3) uint8 RGB, vehicles)`` in canonical orientation."""
     u = cfg.vehicle_scale
     lay = make_layout(rng, width, height, u)
-    img = _ground(rng, lay)
+    img = ground_image(rng, lay)
     lo, hi = cfg.vehicles_per_frame
     n_target = int(round(rng.uniform(lo, hi) * width * height / 640.0**2))
-    vehicles = place_vehicles(rng, lay, n_target, cfg)
-    trees = _trees(rng, lay, vehicles, cfg)
+    free_trees = _free_trees(rng, lay, cfg)
+    vehicles = place_vehicles(rng, lay, n_target, cfg, free_trees)
+    trees = free_trees + _occluding_trees(rng, vehicles, cfg)
     sun_angle = rng.uniform(0, 2 * np.pi)
-    sun = np.array([np.cos(sun_angle), np.sin(sun_angle)]) * rng.uniform(2.0, 5.0) * u
-    shadow = np.zeros((height, width), np.uint8)
+    sun = np.array([np.cos(sun_angle), np.sin(sun_angle)]) * rng.uniform(3.0, 6.0) * u
+    shadow = stain_mask(rng, lay)
+    for b in lay.buildings:
+        x0, y0, x1, y1 = b
+        draw_shadow_polygon(shadow, np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]]) + sun * rng.uniform(4, 9))
     for v in vehicles:
         vehicle_shadow(shadow, v, sun * VEHICLE_DIMS[v.class_id][2])
     for t in trees:
         tree_shadow(shadow, t, sun * 2.5)
-    img = apply_shadow(img, shadow, rng.uniform(0.35, 0.55), 1.2 * u)
+    img = apply_shadow(img, shadow, rng.uniform(0.45, 0.6), 1.0 * u)
     canvas = np.clip(img, 0, 255).astype(np.uint8)
+    for b in lay.buildings:
+        draw_building(canvas, b, rng)
     for v in vehicles:
         draw_vehicle(canvas, v)
     for t in trees:

@@ -17,7 +17,16 @@ import numpy as np
 _SHIFT = 4
 _ONE = 1 << _SHIFT
 
+
+def _fixed(poly_xy: np.ndarray) -> np.ndarray:
+    """Canvas coordinates (pixel ``i`` spans ``[i, i + 1]``) to OpenCV fixed point (pixel centres at integers)."""
+    return np.round((np.asarray(poly_xy) - 0.5) * _ONE).astype(np.int32).reshape(-1, 1, 2)
+
 WINDOW_RGB = np.array([28.0, 33.0, 42.0])
+# Vehicles are drawn at this many times the canvas resolution and area-averaged down: OpenCV's own
+# anti-aliased fill is up to a pixel too fat and ignores sub-pixel offsets, which would make a 16 px
+# wide car's label box visibly loose; supersampling keeps the drawn body within ~0.25 px of its box.
+SUPERSAMPLE = 4
 
 
 @dataclass(frozen=True)
@@ -72,14 +81,15 @@ def _chamfered(length: float, width: float, cut: float) -> np.ndarray:
     ], dtype=np.float64)
 
 
-def body_corners(v: Vehicle) -> np.ndarray:
-    """The body rectangle's four corners on the canvas, (4, 2); its min/max is the label box."""
-    return rotated_points(_rect(-v.length / 2, v.length / 2, v.width / 2), v.center, v.heading_deg)
+def body_polygon(v: Vehicle) -> np.ndarray:
+    """The body outline on the canvas, (8, 2): a rectangle with cut corners (tighter for trucks)."""
+    cut = (0.12 if v.class_id == 2 else 0.22) * v.width
+    return rotated_points(_chamfered(v.length, v.width, cut), v.center, v.heading_deg)
 
 
 def box_xyxy(v: Vehicle) -> np.ndarray:
-    """Tight axis-aligned box ``(x1, y1, x2, y2)`` of the body rectangle, in canvas pixels."""
-    c = body_corners(v)
+    """Tight axis-aligned box ``(x1, y1, x2, y2)`` of the drawn body outline, in canvas pixels."""
+    c = body_polygon(v)
     return np.concatenate([c.min(axis=0), c.max(axis=0)])
 
 
@@ -135,31 +145,54 @@ VEHICLE_PARTS = {0: _car_parts, 1: _van_parts, 2: _truck_parts}
 
 
 def _fill(img: np.ndarray, poly_xy: np.ndarray, rgb: np.ndarray) -> None:
-    pts = np.round(poly_xy * _ONE).astype(np.int32).reshape(-1, 1, 2)
-    cv2.fillPoly(img, [pts], tuple(float(c) for c in rgb), lineType=cv2.LINE_AA, shift=_SHIFT)
+    cv2.fillPoly(img, [_fixed(poly_xy)], tuple(float(c) for c in rgb), lineType=cv2.LINE_AA, shift=_SHIFT)
 
 
 def draw_vehicle(img: np.ndarray, v: Vehicle) -> None:
-    """Draw ``v`` in place on ``img`` (H, W, 3) uint8 RGB: dark rim, body, windows, roof."""
+    """Draw ``v`` in place on ``img`` (H, W, 3) uint8 RGB: dark rim, body, windows, roof.
+
+    The vehicle is painted into a supersampled patch around its box (colour premultiplied by the
+    body's coverage), averaged down and blended over the image.
+    """
+    ss = SUPERSAMPLE
+    box = box_xyxy(v)
+    x0, y0 = max(int(np.floor(box[0])), 0), max(int(np.floor(box[1])), 0)
+    x1, y1 = min(int(np.ceil(box[2])), img.shape[1]), min(int(np.ceil(box[3])), img.shape[0])
+    if x0 >= x1 or y0 >= y1:
+        return
+    origin = np.array([x0, y0], dtype=np.float64)
+    colour = np.zeros(((y1 - y0) * ss, (x1 - x0) * ss, 3), np.float32)  # (h*ss) x (w*ss) x 3
+    alpha = np.zeros(colour.shape[:2], np.float32)
+
+    def fill(target: np.ndarray, poly_xy: np.ndarray, value) -> None:
+        pts = np.round(((poly_xy - origin) * ss - 0.5) * _ONE).astype(np.int32).reshape(-1, 1, 2)
+        cv2.fillPoly(target, [pts], value, lineType=cv2.LINE_8, shift=_SHIFT)
+
     body = np.asarray(v.body_rgb, dtype=np.float64)
-    cut = 0.22 * v.width
-    outline = _chamfered(v.length, v.width, cut)
-    _fill(img, rotated_points(outline, v.center, v.heading_deg), _shade(body, 0.55))
-    inner = _chamfered(v.length - 1.2, v.width - 1.2, cut * 0.9)
-    _fill(img, rotated_points(inner, v.center, v.heading_deg), body)
+    outline = body_polygon(v)
+    fill(alpha, outline, 1.0)
+    fill(colour, outline, tuple(_shade(body, 0.55)))
+    cut = (0.12 if v.class_id == 2 else 0.22) * v.width
+    fill(colour, rotated_points(_chamfered(v.length - 1.4, v.width - 1.4, cut * 0.9), v.center, v.heading_deg),
+         tuple(body))
     for poly, rgb in VEHICLE_PARTS[v.class_id](v, body):
-        _fill(img, rotated_points(poly, v.center, v.heading_deg), rgb)
+        fill(colour, rotated_points(poly, v.center, v.heading_deg), tuple(float(c) for c in rgb))
+    colour *= alpha[:, :, None]  # parts reaching past the cut corners stay outside the body
+    size = (x1 - x0, y1 - y0)
+    colour = cv2.resize(colour, size, interpolation=cv2.INTER_AREA)
+    alpha = cv2.resize(alpha, size, interpolation=cv2.INTER_AREA)[:, :, None]
+    patch = img[y0:y1, x0:x1].astype(np.float32)
+    img[y0:y1, x0:x1] = np.clip(patch * (1.0 - alpha) + colour + 0.5, 0, 255).astype(np.uint8)
 
 
 def draw_shadow_polygon(mask: np.ndarray, poly_xy: np.ndarray) -> None:
     """Add a shadow-casting polygon to ``mask`` (H, W) uint8 (255 = full shadow)."""
-    pts = np.round(poly_xy * _ONE).astype(np.int32).reshape(-1, 1, 2)
-    cv2.fillPoly(mask, [pts], 255, lineType=cv2.LINE_AA, shift=_SHIFT)
+    cv2.fillPoly(mask, [_fixed(poly_xy)], 255, lineType=cv2.LINE_AA, shift=_SHIFT)
 
 
 def vehicle_shadow(mask: np.ndarray, v: Vehicle, offset_xy: np.ndarray) -> None:
     """The vehicle's footprint moved by ``offset_xy`` (sun direction times height) into ``mask``."""
-    draw_shadow_polygon(mask, body_corners(v) + offset_xy)
+    draw_shadow_polygon(mask, body_polygon(v) + offset_xy)
 
 
 def apply_shadow(img: np.ndarray, mask: np.ndarray, strength: float, blur_px: float) -> np.ndarray:
@@ -184,7 +217,9 @@ def make_tree(rng: np.random.Generator, center: tuple[float, float], radius: flo
     ang = rng.uniform(0, 2 * np.pi, n)
     dist = rng.uniform(0.0, 0.5, n) * radius
     radii = rng.uniform(0.45, 0.7, n) * radius
-    blobs = tuple((float(d * np.cos(a)), float(d * np.sin(a)), float(r)) for a, d, r in zip(ang, dist, radii, strict=True))
+    blobs = tuple(
+        (float(d * np.cos(a)), float(d * np.sin(a)), float(r)) for a, d, r in zip(ang, dist, radii, strict=True)
+    )
     base = np.array([38.0, 68.0, 32.0]) * rng.uniform(0.8, 1.25) + rng.uniform(-6, 6, 3)
     return Tree(center=(float(center[0]), float(center[1])), radius=float(radius), blobs=blobs,
                 rgb=tuple(float(c) for c in base))
@@ -194,7 +229,7 @@ def _tree_mask(tree: Tree, x0: int, y0: int, h: int, w: int, scale: float = 1.0)
     mask = np.zeros((h, w), dtype=np.uint8)
     cx, cy = tree.center[0] - x0, tree.center[1] - y0
     for dx, dy, r in tree.blobs:
-        c = (int(round((cx + dx) * _ONE)), int(round((cy + dy) * _ONE)))
+        c = (int(round((cx + dx - 0.5) * _ONE)), int(round((cy + dy - 0.5) * _ONE)))
         cv2.circle(mask, c, int(round(r * scale * _ONE)), 255, -1, lineType=cv2.LINE_AA, shift=_SHIFT)
     return mask
 

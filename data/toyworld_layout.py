@@ -38,8 +38,14 @@ class Zone:
     p0: tuple[float, float] = (0.0, 0.0)
     p1: tuple[float, float] = (0.0, 0.0)
     density: float = 1.0
+    parking: bool = False
+    avoid: list[tuple[float, float, float, float]] = field(default_factory=list)
     used: set[int] = field(default_factory=set)
     n_placed: int = 0
+
+    def blocked(self, center: tuple[float, float]) -> bool:
+        """Whether ``center`` falls in one of the ``avoid`` rectangles (no parking on a crossing)."""
+        return any(x0 <= center[0] <= x1 and y0 <= center[1] <= y1 for x0, y0, x1, y1 in self.avoid)
 
     def weight(self, u: float) -> float:
         """Room left: free bays, or for a lane its capacity (``density`` vehicles per 50 px) minus those placed."""
@@ -135,8 +141,9 @@ def add_road(lay: Layout, rng: np.random.Generator, axis: str, center: float, n_
     lay.line("white", axis, hi - park_w - 2 * u, 0, length)
     if parking:
         parked = rng.uniform(0.2, 0.8)
-        lay.zones.append(_lane(axis, lo + park_w / 2, length, (back,), 110 * u, park_w - 2 * u, parked))
-        lay.zones.append(_lane(axis, hi - park_w / 2, length, (fwd,), 110 * u, park_w - 2 * u, parked))
+        for at, heading in ((lo + park_w / 2, back), (hi - park_w / 2, fwd)):
+            lay.zones.append(_lane(axis, at, length, (heading,), 110 * u, park_w - 2 * u, parked))
+            lay.zones[-1].parking = True
     return lo, hi
 
 
@@ -145,7 +152,9 @@ def _lane(axis: str, at: float, length: float, headings, max_len: float, max_wid
     return Zone(headings=tuple(headings), max_len=max_len, max_wid=max_wid, p0=p0, p1=p1, density=density)
 
 
-def add_lot(lay: Layout, rng: np.random.Generator, box: tuple[float, float, float, float], trucks: bool = False) -> None:
+def add_lot(
+    lay: Layout, rng: np.random.Generator, box: tuple[float, float, float, float], trucks: bool = False
+) -> None:
     """A parking lot inside ``box`` with rows of bays along ``x`` (vehicles parked along ``y``).
 
     Rows come in back-to-back pairs with a driving aisle between pairs, sometimes split by a grass
@@ -161,7 +170,7 @@ def add_lot(lay: Layout, rng: np.random.Generator, box: tuple[float, float, floa
     xs = x0 + m + (x1 - x0 - 2 * m - n * pitch) / 2 + np.arange(n + 1) * pitch
     lay.regions.append((CONCRETE, (x0 - 3 * u, y0 - 3 * u, x1 + 3 * u, y1 + 3 * u)))
     lay.regions.append((LOT, box))
-    max_len, max_wid = depth - 3 * u, pitch - 5 * u
+    max_len, max_wid = depth - 1 * u, pitch - 3 * u
     y = y0 + m
     first_of_pair = True
     while y + depth <= y1 - m:
@@ -198,6 +207,10 @@ def _street(rng: np.random.Generator, w: int, h: int, u: float) -> Layout:
         lay.regions.append((ROAD, (0.0, lo, float(w), hi)))  # horizontal road on top: a clean crossing
         lay.clear.append((cross[0], lo, cross[1], hi))
         _zebras(lay, cross, (lo, hi))
+        keep_clear = 24 * u  # parked vehicles stay off the crossing and its zebras
+        for z in lay.zones:
+            if z.parking:
+                z.avoid.append((cross[0] - keep_clear, lo - keep_clear, cross[1] + keep_clear, hi + keep_clear))
     sw = (SIDEWALK_W + 6) * u
     for above, (y_a, y_b) in ((True, (0.0, lo - sw)), (False, (hi + sw, float(h)))):
         if y_b - y_a > SLOT_DEPTH * u and rng.uniform() < 0.65:
@@ -205,7 +218,9 @@ def _street(rng: np.random.Generator, w: int, h: int, u: float) -> Layout:
             spans = [(xa, xb)] if cross is None else [(xa, min(xb, cross[0] - sw)), (max(xa, cross[1] + sw), xb)]
             for sa, sb in spans:
                 if sb - sa > 2 * SLOT_PITCH * u:
-                    add_lot(lay, rng, (sa, y_a + 2 * u if y_a > 0 else y_a - 10, sb, y_b - 2 * u if y_b < h else y_b + 10))
+                    # A lot reaching the canvas edge runs past it; one next to the road keeps a curb.
+                    top = y_a + 2 * u if y_a > 0 else y_a - 10
+                    add_lot(lay, rng, (sa, top, sb, y_b - 2 * u if y_b < h else y_b + 10))
         elif y_b - y_a > 40 * u and rng.uniform() < 0.6:
             add_buildings(lay, rng, (0.0, y_a, float(w), y_b), above, cross, sw)
     return lay
