@@ -91,10 +91,14 @@ def interleaved(candidates: dict, repeat: int) -> dict[str, float]:
 
 
 def run_mode(encoded, boxes, pool, sizes, blend: str) -> None:
+    """Decode, composite (into one reused buffer, as the workers do) and encode every background."""
     cfg = CompositeConfig(per_image=(PER_IMAGE, PER_IMAGE), blend=blend)
+    buffer = None
     for i, (data, b) in enumerate(zip(encoded, boxes, strict=True)):
         bg = load_image_rgb(data)
-        comp = compose_image(bg, b, np.zeros(len(b), np.int64), pool, sizes, cfg, np.random.default_rng([0, i]))
+        buffer = np.empty_like(bg) if buffer is None or buffer.shape != bg.shape else buffer
+        comp = compose_image(bg, b, np.zeros(len(b), np.int64), pool, sizes, cfg, np.random.default_rng([0, i]),
+                             out=buffer)
         encode_image(comp.image, ".jpg")
 
 
@@ -111,7 +115,8 @@ def naive_clone_inputs(encoded, boxes, pool, sizes) -> list[list[tuple[np.ndarra
         objs, occupied = [], np.asarray(b, float).reshape(-1, 4)
         while len(objs) < PER_IMAGE:
             crop = pool.load(int(rng.integers(len(pool))))
-            rgb, mask = render_object(crop, sample_box_size(rng, sizes[0]), 0.0)
+            box_wh = sample_box_size(rng, sizes[0])
+            rgb, mask = render_object(crop, box_wh, 0.0, box_wh)
             p = place_object(rng, mask > 0.5, (SIZE, SIZE), occupied, 1.0)
             if p is None:
                 continue

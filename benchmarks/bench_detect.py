@@ -9,8 +9,9 @@ train / eval call itself. Three variants, interleaved so CPU contention hits the
 - ``ours``: ``detection.train.train_detector`` / ``detection.evaluate.evaluate_detector``;
 - ``plain``: ``YOLO("yolov8n.yaml").train(...)`` / ``.val(split="test")`` with the same resolved arguments
   (offline env vars set, else it tries to download fonts);
-- ``plain+threads``: the same plain call with ultralytics' CPU thread cap lifted as our wrapper does, so
-  ``ours`` vs ``plain+threads`` is the wrapper's overhead and ``plain`` vs ``plain+threads`` the thread fix.
+- ``plain+threads``: the same plain call with ultralytics' CPU thread cap lifted as our wrapper does (every
+  core, or ``$BLENDAUG_TORCH_THREADS``), so ``ours`` vs ``plain+threads`` is the wrapper's overhead and
+  ``plain`` vs ``plain+threads`` the thread fix.
 
 The overhead target is <= 5 % (ours vs plain+threads).
 """
@@ -100,7 +101,9 @@ def worker(kind: str, task: str, data: Path, out: Path, args: dict) -> dict:
     if kind == "plain+threads":
         from ultralytics.utils import torch_utils
 
-        torch_utils.NUM_THREADS = os.cpu_count() or 1
+        from detection.yolo import torch_threads
+
+        torch_utils.NUM_THREADS = torch_threads()
     if task == "train":
         model = YOLO("yolov8n.yaml")
         t = time.perf_counter()
@@ -138,6 +141,8 @@ def main() -> None:
         print(json.dumps(worker(a.worker, a.task, Path(a.data), Path(a.out), json.loads(a.args))))
         return
 
+    from detection.yolo import torch_threads
+
     root = Path(tempfile.mkdtemp(prefix="bench_detect_"))
     data = make_dataset(root / "ds", {"train": a.train, "val": 8, "test": a.test}, a.imgsz)
     overrides = {"plots": False}
@@ -158,7 +163,8 @@ def main() -> None:
                                        {**base, "weights": weights}))
     n_train = a.train * a.epochs
     print(f"bench_detect: yolov8n from scratch, {a.train} train / 8 val / {a.test} test images at {a.imgsz} px, "
-          f"{a.epochs} epochs, batch {a.batch}, CPU x{os.cpu_count()}, best of {a.repeats} "
+          f"{a.epochs} epochs, batch {a.batch}, CPU x{os.cpu_count()} (torch threads: ours {torch_threads()}), "
+          f"best of {a.repeats} "
           f"(train time includes the per-epoch val pass)")
     print(f"{'variant':<15}{'train img/s':>13}{'eval img/s':>12}{'train s':>10}{'eval s':>9}")
     for kind in train_s:

@@ -32,8 +32,8 @@ def hard(mask: np.ndarray) -> np.ndarray:
 
 
 def _short_side(mask: np.ndarray) -> int:
-    m = hard(mask)
-    return max(1, min(int(m.any(axis=0).sum()), int(m.any(axis=1).sum())))
+    _, _, w, h = cv2.boundingRect(hard(mask).view(np.uint8))
+    return max(1, min(w, h))
 
 
 def alpha_composite(dst: np.ndarray, obj: np.ndarray, alpha: np.ndarray) -> np.ndarray:

@@ -20,13 +20,14 @@ from compositing.placement import (
     ROTATIONS,
     Placement,
     object_size_for_box,
+    orient_object,
     place_object,
-    sample_angle,
     sample_box_size,
     sizes_that_fit,
 )
 from data.errors import Warnings
 
+QUARTER_TURNS = (None, cv2.ROTATE_90_COUNTERCLOCKWISE, cv2.ROTATE_180, cv2.ROTATE_90_CLOCKWISE)
 # Renders per object to correct the mask's box towards the sampled size (see render_object).
 RENDER_ITERATIONS = 3
 
@@ -84,8 +85,9 @@ class Composite:
     dropped: int = 0
 
 
-def _render(crop: LoadedCrop, box_wh: tuple[float, float], angle: float) -> tuple[np.ndarray, np.ndarray]:
-    a, b = object_size_for_box(box_wh, angle)
+def _render(crop: LoadedCrop, object_ab: tuple[float, float], angle: float) -> tuple[np.ndarray, np.ndarray]:
+    """Scale the crop so its object region is ``a x b`` pixels, then rotate it by ``angle`` on a canvas that fits."""
+    a, b = object_ab
     x1, y1, x2, y2 = crop.region
     sx, sy = a / (x2 - x1), b / (y2 - y1)
     h, w = crop.rgb.shape[:2]
@@ -95,8 +97,9 @@ def _render(crop: LoadedCrop, box_wh: tuple[float, float], angle: float) -> tupl
     mask = cv2.resize(crop.mask, size, interpolation=interp)
     quarters = int(round(angle / 90.0))
     if abs(angle - 90.0 * quarters) < 1e-9:
-        # Quarter turns are exact: no interpolation.
-        return np.ascontiguousarray(np.rot90(rgb, quarters % 4)), np.ascontiguousarray(np.rot90(mask, quarters % 4))
+        # Quarter turns are exact: no interpolation. Counter-clockwise, as np.rot90 and getRotationMatrix2D.
+        turn = QUARTER_TURNS[quarters % 4]
+        return (rgb, mask) if turn is None else (cv2.rotate(rgb, turn), cv2.rotate(mask, turn))
     h, w = mask.shape
     c, s = abs(math.cos(math.radians(angle))), abs(math.sin(math.radians(angle)))
     nw, nh = int(math.ceil(w * c + h * s)) + 2, int(math.ceil(w * s + h * c)) + 2
@@ -108,22 +111,25 @@ def _render(crop: LoadedCrop, box_wh: tuple[float, float], angle: float) -> tupl
     return rgb, mask
 
 
-def render_object(crop: LoadedCrop, box_wh: tuple[float, float], angle: float,
+def render_object(crop: LoadedCrop, object_ab: tuple[float, float], angle: float, box_wh: tuple[float, float],
                   iterations: int = RENDER_ITERATIONS) -> tuple[np.ndarray, np.ndarray]:
-    """Scale the crop so its object's tight box after rotation by ``angle`` is ``box_wh``, then rotate.
+    """Render the crop as an ``a x b`` object rotated by ``angle``, aiming at the label box ``box_wh``.
 
-    At a free angle, the rotated rectangle has exactly that box, but a rounded or elliptic mask and
-    interpolation make it smaller: the target is corrected by the measured shortfall and the object
-    rendered again (a fixed number of times, keeping the closest), so pasted sizes follow the real ones.
+    At a quarter turn the mask's box is the object size (up to pixel rounding). At a free angle the
+    rotated rectangle has the box ``box_wh``, but a rounded or elliptic mask and interpolation make
+    it smaller: the object is resized by the measured shortfall and rendered again, a fixed number
+    of times, keeping the closest; so pasted sizes follow the real ones.
 
     Returns:
         ``(rgb (h, w, 3) uint8, mask (h, w) float32)``: the object canvas.
     """
     if abs(angle - 90.0 * round(angle / 90.0)) < 1e-9:
-        return _render(crop, box_wh, angle)  # quarter turns keep the shape: the sub-pixel extent gives the size
-    target, best, best_err = box_wh, None, math.inf
+        return _render(crop, object_ab, angle)
+    a, b = object_ab
+    target = box_wh
+    best, best_err = None, math.inf
     for _ in range(iterations):
-        rgb, mask = _render(crop, target, angle)
+        rgb, mask = _render(crop, (a, b), angle)
         region = object_region(mask)
         if region is None:
             break
@@ -135,10 +141,13 @@ def render_object(crop: LoadedCrop, box_wh: tuple[float, float], angle: float,
             break
         target = (target[0] * box_wh[0] / bw, target[1] * box_wh[1] / bh)
         try:
-            object_size_for_box(target, angle)
+            # Aim the rectangle's box past the shortfall, side by side (best for ellipses and rounded corners).
+            a, b = object_size_for_box(target, angle)
         except ValueError:
-            break
-    return best if best is not None else _render(crop, box_wh, angle)
+            # Near 45 degrees the sides are not unique: scale the object evenly instead.
+            f = math.sqrt(box_wh[0] * box_wh[1] / (bw * bh))
+            a, b = a * f, b * f
+    return best if best is not None else _render(crop, object_ab, angle)
 
 
 def paste_object(image: np.ndarray, canvas_rgb: np.ndarray, canvas_mask: np.ndarray, at: Placement, mode: str,
@@ -178,6 +187,7 @@ def compose_image(
     rng: np.random.Generator,
     warnings: Warnings | None = None,
     name: str = "image",
+    out: np.ndarray | None = None,
 ) -> Composite:
     """Paste ``cfg.per_image`` random crops from ``pool`` into a copy of ``background`` (H, W, 3) uint8.
 
@@ -185,13 +195,20 @@ def compose_image(
         sizes_by_class: real label-box sizes ``(N_c, 2)`` per class id, from the background dataset.
         warnings: counts objects with no valid placement ("no valid placement").
         name: the background's name, for warning messages.
+        out: a buffer shaped like ``background`` to composite into (the result's ``image`` is then
+            this buffer). Reusing one buffer avoids a fresh full-image allocation per composite,
+            whose page faults cost more than the copy itself.
 
     Returns:
         the composite, its labels and a record of each paste.
     """
     warnings = warnings if warnings is not None else Warnings()
     modes, modifiers = parse_blend(cfg.blend)
-    image = background.copy()
+    if out is not None and out.shape == background.shape and out.dtype == background.dtype:
+        np.copyto(out, background)
+        image = out
+    else:
+        image = background.copy()
     ih, iw = image.shape[:2]
     paste_masks: list[PasteMask] = []
     occupied = np.asarray(bg_boxes_xyxy_px, np.float64).reshape(-1, 4)
@@ -210,8 +227,8 @@ def compose_image(
             box_wh = sample_box_size(rng, fitting[class_id], cfg.size_jitter, max_wh)
             if box_wh is None:
                 break
-            angle = sample_angle(rng, cfg.rotate, box_wh, crop.aspect)
-            canvas_rgb, canvas_mask = render_object(crop, box_wh, angle)
+            angle, object_ab = orient_object(rng, cfg.rotate, box_wh, crop.aspect)
+            canvas_rgb, canvas_mask = render_object(crop, object_ab, angle, box_wh)
             placed = place_object(rng, canvas_mask > 0.5, (iw, ih), occupied, cfg.max_overlap, cfg.truncate,
                                   cfg.tries)
             if placed is not None:

@@ -7,7 +7,9 @@ the label box of a pasted object is the tight box of ``mask > 0.5`` after scalin
 ``rect`` and ``ellipse`` are soft: the 0.5 level is the shape inscribed in the crop minus its
 context padding (``data crops --pad``, 0.1 of the box per side by default, so the object fills
 ``1 / 1.2`` of the crop), and alpha ramps from 1 to 0 across the padding, which blends the crop's
-own background into the scene instead of cutting it off.
+own background into the scene instead of cutting it off. Letterbox bars (``data crops --fit
+letterbox`` pads non-square boxes with grey 114) are found and left out, so the mask also tells
+the object's aspect ratio, which orientation uses.
 """
 
 from __future__ import annotations
@@ -21,6 +23,11 @@ from data.errors import DataError
 
 # data crops' default context padding, as a fraction of the box per side.
 CROP_PAD = 0.1
+# data crops --fit letterbox fills the square around a non-square box with this grey (ultralytics' pad).
+LETTERBOX_VALUE = 114
+# A border row or column is letterbox padding when its pixels stay this close to the grey (GAN crops
+# only approximate it).
+LETTERBOX_TOL = 10.0
 # Corner radius of the rounded rectangle, as a fraction of the shorter object side.
 CORNER = 0.25
 GRABCUT_ITERS = 3
@@ -60,12 +67,44 @@ def soft_shape_mask(h: int, w: int, shape: str, pad: float = CROP_PAD) -> np.nda
     return np.clip(0.5 - sd / (2.0 * feather), 0.0, 1.0).astype(np.float32)
 
 
+def letterbox_content(crop_rgb: np.ndarray) -> tuple[int, int, int, int]:
+    """The part ``(x1, y1, x2, y2)`` of a crop inside its letterbox bars (``data crops --fit letterbox``).
+
+    Bars are whole border rows or columns of ``LETTERBOX_VALUE`` grey; they are stripped from each
+    side while at least a quarter of the crop remains. A crop without bars is all content.
+    """
+    h, w = crop_rgb.shape[:2]
+    off = np.abs(crop_rgb.astype(np.int16) - LETTERBOX_VALUE).max(axis=2)  # (H, W) distance from the grey
+    row_bar, col_bar = off.max(axis=1) <= LETTERBOX_TOL, off.max(axis=0) <= LETTERBOX_TOL
+
+    def strip(bars: np.ndarray) -> tuple[int, int]:
+        n = len(bars)
+        lo, hi = 0, n
+        while lo < hi and bars[lo]:
+            lo += 1
+        while hi > lo and bars[hi - 1]:
+            hi -= 1
+        return (lo, hi) if hi - lo >= max(1, n // 4) else (0, n)
+
+    (y1, y2), (x1, x2) = strip(row_bar), strip(col_bar)
+    return x1, y1, x2, y2
+
+
+def _content_mask(crop_rgb: np.ndarray, shape: str) -> np.ndarray:
+    x1, y1, x2, y2 = letterbox_content(crop_rgb)
+    mask = np.zeros(crop_rgb.shape[:2], np.float32)
+    mask[y1:y2, x1:x2] = soft_shape_mask(y2 - y1, x2 - x1, shape)
+    return mask
+
+
 def rect_mask(crop_rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
-    return soft_shape_mask(crop_rgb.shape[0], crop_rgb.shape[1], "rect")
+    """Soft rounded rectangle inside the letterbox content (the whole crop when it has no bars)."""
+    return _content_mask(crop_rgb, "rect")
 
 
 def ellipse_mask(crop_rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
-    return soft_shape_mask(crop_rgb.shape[0], crop_rgb.shape[1], "ellipse")
+    """Soft ellipse inside the letterbox content (the whole crop when it has no bars)."""
+    return _content_mask(crop_rgb, "ellipse")
 
 
 def grabcut_mask(crop_rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
@@ -75,14 +114,15 @@ def grabcut_mask(crop_rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
     crop always gives the same mask. An empty result falls back to the soft rectangle.
     """
     h, w = crop_rgb.shape[:2]
-    ix, iy = int(round(object_inset(w))), int(round(object_inset(h)))
-    if w - 2 * ix < 2 or h - 2 * iy < 2:
+    x1, y1, x2, y2 = letterbox_content(crop_rgb)
+    ix, iy = int(round(object_inset(x2 - x1))), int(round(object_inset(y2 - y1)))
+    rect = (x1 + ix, y1 + iy, x2 - x1 - 2 * ix, y2 - y1 - 2 * iy)
+    if rect[2] < 2 or rect[3] < 2:
         return rect_mask(crop_rgb, alpha)
     gc = np.zeros((h, w), np.uint8)
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     cv2.setRNGSeed(GRABCUT_SEED)
-    cv2.grabCut(np.ascontiguousarray(crop_rgb[:, :, ::-1]), gc, (ix, iy, w - 2 * ix, h - 2 * iy), bgd, fgd,
-                GRABCUT_ITERS, cv2.GC_INIT_WITH_RECT)
+    cv2.grabCut(np.ascontiguousarray(crop_rgb[:, :, ::-1]), gc, rect, bgd, fgd, GRABCUT_ITERS, cv2.GC_INIT_WITH_RECT)
     fg = ((gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)).astype(np.uint8)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
     if n <= 1 or stats[1:, cv2.CC_STAT_AREA].max() < 0.05 * h * w:
@@ -110,8 +150,10 @@ def _crossing(profile: np.ndarray) -> tuple[float, float]:
     """Sub-pixel positions (pixel edges) where a 1-D profile first rises to and last falls from 0.5."""
     above = np.flatnonzero(profile > 0.5)
     i, j = int(above[0]), int(above[-1])
-    lo = float(i) if i == 0 else i - 0.5 + (0.5 - profile[i - 1]) / max(profile[i] - profile[i - 1], 1e-6)
-    hi = float(j + 1) if j == len(profile) - 1 else j + 0.5 + (profile[j] - 0.5) / max(profile[j] - profile[j + 1], 1e-6)
+    # Pixel k's centre is at k + 0.5; interpolate between the centres on either side of the crossing.
+    lo = 0.0 if i == 0 else i - 0.5 + (0.5 - profile[i - 1]) / max(profile[i] - profile[i - 1], 1e-6)
+    last = len(profile) - 1
+    hi = float(last + 1) if j == last else j + 0.5 + (profile[j] - 0.5) / max(profile[j] - profile[j + 1], 1e-6)
     return min(lo, float(i + 0.5)), max(hi, float(j + 0.5))
 
 

@@ -6,7 +6,9 @@ synthetic boxes follow the real size distribution. Orientation is then chosen so
 *rotated* object's tight box has exactly that size (up to the mask's shape and pixel rounding):
 
 - ``90``: a multiple of 90 degrees; the object is ``(w, h)`` or ``(h, w)`` before rotation.
-- ``any``: ``90 k + phi``; the object size ``(a, b)`` is solved from ``a cos + b sin = w``,
+- ``any``: ``90 k + phi``. When the crop tells the object's aspect (an elongated mask or letterbox),
+  ``phi`` is the angle at which that object has exactly the sampled box, so a car filling a square
+  box lies diagonally. Otherwise the object size ``(a, b)`` is solved from ``a cos + b sin = w``,
   ``a sin + b cos = h``, which has a positive solution only for ``|tan phi| < min(w, h) / max(w, h)``,
   so ``phi`` is drawn inside that range.
 - ``none``: no rotation.
@@ -20,6 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 ROTATIONS = ("90", "any", "none")
@@ -58,6 +61,8 @@ def box_sizes_by_class(boxes_xyxy_px: list[np.ndarray], class_ids: list[np.ndarr
 
 def sizes_that_fit(sizes_wh: np.ndarray, max_wh: tuple[float, float]) -> np.ndarray:
     """The real sizes ``(N, 2)`` with ``w <= max_w`` and ``h <= max_h`` (for backgrounds smaller than some boxes)."""
+    if len(sizes_wh) == 0 or sizes_wh.max() <= min(max_wh):
+        return sizes_wh  # the usual case, without a pass over every box
     return sizes_wh[(sizes_wh[:, 0] <= max_wh[0]) & (sizes_wh[:, 1] <= max_wh[1])]
 
 
@@ -98,34 +103,68 @@ def object_size_for_box(box_wh: tuple[float, float], angle_deg: float) -> tuple[
     if s < 1e-12:
         return w, h
     det = c * c - s * s
+    if abs(det) < 1e-6:
+        raise ValueError(f"object size is not unique at {angle_deg} degrees")
     a, b = (w * c - h * s) / det, (h * c - w * s) / det
     if a <= 0 or b <= 0:
         raise ValueError(f"no object of box size {box_wh} at {angle_deg} degrees")
     return a, b
 
 
-def sample_angle(rng: np.random.Generator, rotate: str, box_wh: tuple[float, float],
-                 object_aspect: float | None = None) -> float:
-    """Draw a rotation in degrees (counter-clockwise) for an object whose label box is ``box_wh``.
+def _elongated(aspect: float | None) -> bool:
+    return aspect is not None and (aspect >= ELONGATED or aspect <= 1 / ELONGATED)
+
+
+def _aspect_angle(box_wh: tuple[float, float], aspect: float) -> tuple[float, tuple[float, float]] | None:
+    """Angle (degrees, >= 0) and size ``(a, b)`` of an object with ``a / b = aspect`` whose rotated box is ``box_wh``.
+
+    From ``w = a cos + b sin``, ``h = a sin + b cos`` with ``a = r b``: ``tan = (h r - w) / (w r - h)``.
+    None when no angle in [0, 45] degrees fits (the box is more elongated than the object).
+    """
+    w, h = box_wh
+    r = aspect
+    num, den = h * r - w, w * r - h
+    if den == 0 or num / den < 0 or num / den > 1:
+        return None
+    theta = math.atan(num / den)
+    c, s = math.cos(theta), math.sin(theta)
+    b = w / (r * c + s)
+    return math.degrees(theta), (r * b, b)
+
+
+def orient_object(rng: np.random.Generator, rotate: str, box_wh: tuple[float, float],
+                  object_aspect: float | None = None) -> tuple[float, tuple[float, float]]:
+    """Draw a rotation (degrees, counter-clockwise) and the object size before it, for label box ``box_wh``.
 
     Args:
         rotate: ``90``, ``any`` or ``none``.
-        object_aspect: width / height of the object inside its crop, when known; an elongated
-            object is turned so its long side runs along the box's long side.
+        object_aspect: width / height of the object inside its crop, when known. An elongated object
+            is turned so its long side runs along the box's long side; with ``any`` its angle is the
+            one at which an object of that aspect has exactly this box (a car filling a square box
+            lies diagonally), with a random sign.
+
+    Returns:
+        ``(angle, (a, b))``: rotating an ``a x b`` rectangle by ``angle`` gives the box ``box_wh``.
     """
-    if rotate == "none":
-        return 0.0
     w, h = box_wh
+    if rotate == "none":
+        return 0.0, (w, h)
     quarter = int(rng.integers(4))
-    if object_aspect is not None and (object_aspect >= ELONGATED or object_aspect <= 1 / ELONGATED):
-        box_aspect = w / h
-        if box_aspect >= ELONGATED or box_aspect <= 1 / ELONGATED:
-            same_axis = (object_aspect > 1) == (box_aspect > 1)
-            quarter = 2 * (quarter // 2) + (0 if same_axis else 1)
+    if _elongated(object_aspect) and _elongated(w / h):
+        same_axis = (object_aspect > 1) == (w > h)
+        quarter = 2 * (quarter // 2) + (0 if same_axis else 1)
+    frame = (h, w) if quarter % 2 else (w, h)  # the box in the object's own (unrotated) frame
     if rotate == "90":
-        return 90.0 * quarter
-    phi_max = math.atan(min(w, h) / max(w, h)) * ANGLE_RANGE
-    return 90.0 * quarter + math.degrees(float(rng.uniform(-phi_max, phi_max)))
+        return 90.0 * quarter, frame
+    sign = 1.0 if rng.random() < 0.5 else -1.0
+    if _elongated(object_aspect):
+        fit = _aspect_angle(frame, object_aspect)
+        if fit is not None:
+            return 90.0 * quarter + sign * fit[0], fit[1]
+        return 90.0 * quarter, frame  # the box is longer than the object: no tilt fits, stretch it
+    phi = math.degrees(float(rng.uniform(0.0, math.atan(min(w, h) / max(w, h)) * ANGLE_RANGE)))
+    angle = 90.0 * quarter + sign * phi
+    return angle, object_size_for_box(box_wh, angle)
 
 
 def ioa(box: np.ndarray, others: np.ndarray) -> np.ndarray:
@@ -183,11 +222,10 @@ def place_object(
     Returns:
         the placement, or None after ``tries`` failed positions.
     """
-    rows, cols = np.flatnonzero(mask_hard.any(axis=1)), np.flatnonzero(mask_hard.any(axis=0))
-    if len(rows) == 0:
+    bx1, by1, bw, bh = cv2.boundingRect(mask_hard.view(np.uint8))
+    if bw == 0:
         return None
-    bx1, by1, bx2, by2 = int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
-    bw, bh = bx2 - bx1, by2 - by1
+    bx2, by2 = bx1 + bw, by1 + bh
     w, h = image_wh
     slack_x, slack_y = int(math.floor(truncate * bw)), int(math.floor(truncate * bh))
     lo_x, hi_x = -bx1 - slack_x, w - bx2 + slack_x
@@ -196,7 +234,7 @@ def place_object(
         return None
     full_area = bw * bh
     for _ in range(tries):
-        x0, y0 = int(rng.integers(lo_x, hi_x + 1)), int(rng.integers(lo_y, hi_y + 1))
+        x0, y0 = (int(v) for v in rng.integers((lo_x, lo_y), (hi_x + 1, hi_y + 1)))
         if truncate > 0:
             box = visible_box(mask_hard, x0, y0, image_wh)
             if box is None or (box[2] - box[0]) * (box[3] - box[1]) < (1.0 - truncate) * full_area - 1e-9:

@@ -26,6 +26,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from compositing.blend import parse_blend
 from compositing.compose import CompositeConfig, compose_image
 from compositing.crops import CropPool, CropRecord, read_crop_index
 from compositing.placement import box_sizes_by_class
@@ -68,12 +69,14 @@ def _write_record(out: Path, rec: ImageRecord, image_bytes: bytes | None = None)
 
 
 class _Job:
-    """Everything a worker needs; inherited by forked workers, pickled once per worker otherwise."""
+    """Everything a worker needs; pickled once per worker (its crop cache fills in the worker)."""
 
     def __init__(self, images, records, sizes, cfg, seed, copies, tmp, split, names):
         self.images, self.sizes, self.cfg, self.seed = images, sizes, cfg, seed
         self.copies, self.tmp, self.split, self.names = copies, tmp, split, names
         self.pool = CropPool(records, cfg.mask)
+        self.modifiers = parse_blend(cfg.blend)[1]
+        self.buffer: np.ndarray | None = None  # reused composite buffer (see compose_image's ``out``)
 
     def __call__(self, idx: int) -> tuple[list[dict], Warnings, int, int]:
         """Write the composites of background ``idx``; return its meta lines, warnings, pastes and drops."""
@@ -85,10 +88,12 @@ class _Job:
             raise DataError(f"{rec.path}: decoded size differs from the header size")
         meta: list[dict] = []
         n_pastes = n_dropped = 0
+        if self.buffer is None or self.buffer.shape != background.shape:
+            self.buffer = np.empty_like(background)
         for copy in range(self.copies):
             rng = np.random.default_rng([self.seed, idx, copy])
             comp = compose_image(background, rec.boxes_xyxy_px, rec.class_ids, self.pool, self.sizes, self.cfg, rng,
-                                 warnings, name)
+                                 warnings, name, out=self.buffer)
             if not comp.pastes:
                 warnings.add("composite without any paste (not written)", f"{name} copy {copy}")
                 continue
@@ -104,7 +109,7 @@ class _Job:
                 meta.append({"image": image_rel, "background": name, "copy": copy, "crop": crop.file,
                              "class": self.names[p.class_id], "class_id": p.class_id, "tier": crop.tier,
                              "box_xyxy_px": list(p.box_xyxy_px), "blend": p.blend,
-                             "modifiers": self.cfg.blend.split("+")[1:], "mask": self.cfg.mask, "angle": p.angle,
+                             "modifiers": self.modifiers, "mask": self.cfg.mask, "angle": p.angle,
                              "kept": p.kept})
         return meta, warnings, n_pastes, n_dropped
 
@@ -227,8 +232,9 @@ def _map(job: _Job, n: int, workers: int, progress: bool) -> list:
                 results.append(job(i))
                 bar.update()
         else:
-            methods = mp.get_all_start_methods()
-            ctx = mp.get_context("fork" if "fork" in methods else "spawn")
+            # Never plain fork: a parent that already ran OpenCV holds its thread pool's locks, and a forked
+            # child that touches OpenCV deadlocks on them. forkserver forks from a clean server process.
+            ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
             with ctx.Pool(min(workers, n), initializer=_init_worker, initargs=(job,)) as pool:
                 for r in pool.imap(_run_in_worker, range(n), chunksize=1):
                     results.append(r)

@@ -63,6 +63,7 @@ def export(
     out: Path = typer.Argument(..., help="Output folder."),
     fmt: str = typer.Option("yolo", "--format", help="Output format: yolo or coco."),
     in_fmt: str = typer.Option("auto", "--from", help=FORMAT_HELP),
+    names: str = typer.Option(None, "--names", help="Class names in id order, comma-separated (default: from SRC)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it exists."),
 ) -> None:
     """Export a dataset as a YOLO folder (data.yaml) or COCO JSON."""
@@ -71,7 +72,7 @@ def export(
     if fmt not in WRITERS:
         raise ConfigError(f"--format: unknown output format {fmt!r} (choose from {', '.join(WRITERS)})")
     warnings = Warnings()
-    ds = _read(dataset, in_fmt, None, False, warnings)
+    ds = _read(dataset, in_fmt, names, False, warnings)
     path = WRITERS[fmt](ds, out, overwrite=overwrite)
     _report(warnings)
     typer.echo(f"exported {_summary(ds)} -> {path}")
@@ -116,13 +117,14 @@ def crops(
     fit: str = typer.Option("letterbox", "--fit", help="letterbox (keep aspect, pad) or square (square context)."),
     allow_test: bool = typer.Option(False, "--allow-test", help="Allow cropping the test split (leaks test data)."),
     fmt: str = typer.Option("auto", "--format", help=FORMAT_HELP),
+    names: str = typer.Option(None, "--names", help="Class names in id order, comma-separated (default: from SRC)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it exists."),
 ) -> None:
     """Extract object crops, one folder per class, from the train split only."""
     from data.crops import extract_crops
 
     warnings = Warnings()
-    ds = _read(dataset, fmt, None, False, warnings)
+    ds = _read(dataset, fmt, names, False, warnings)
     path = extract_crops(ds, out, split=split, size=size, pad=pad, min_px=min_px, allow_test=allow_test, fit=fit,
                          overwrite=overwrite, warnings=warnings)
     _report(warnings)

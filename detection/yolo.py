@@ -7,7 +7,7 @@ Nothing else in blendaug imports ultralytics. This module hides its quirks:
   and a project-local ``YOLO_CONFIG_DIR`` holding copies of matplotlib's DejaVuSans as the Arial fonts it
   wants, and we replace the AMP check (it needs downloaded weights) with "AMP on CUDA".
 - On a 2-core machine it cuts torch to ``cpu_count - 1 = 1`` thread, which made CPU epochs 1.75x slower;
-  we give it every core while it runs and restore the caller's thread count afterwards.
+  we give it every core (or ``$BLENDAUG_TORCH_THREADS``) while it runs and restore the caller's count after.
 - It writes ``labels/*.cache`` files next to the dataset and reuses them when they look current; we write
   none (the caller deletes stale ones), so no cache ever carries over between datasets.
 """
@@ -58,7 +58,6 @@ def ultralytics() -> Any:
         return _ul
     os.environ["YOLO_OFFLINE"] = "1"
     os.environ["YOLO_AUTOINSTALL"] = "0"
-    os.environ.setdefault("YOLO_VERBOSE", os.environ.get("BLENDAUG_YOLO_VERBOSE", "1"))
     cfg = config_dir()
     os.environ["YOLO_CONFIG_DIR"] = str(cfg)
     _install_fonts(cfg / "Ultralytics")
@@ -105,6 +104,20 @@ def parse_value(text: str) -> Any:
     return smart_value(text)
 
 
+def torch_threads() -> int:
+    """CPU threads for torch while ultralytics runs: ``$BLENDAUG_TORCH_THREADS``, else every core.
+
+    Every core is 1.75x faster than ultralytics' ``cpu_count - 1`` on an idle 2-core machine; on a machine
+    oversubscribed by other processes, OpenMP threads wait on each other and 1 thread can be much faster.
+    """
+    env = os.environ.get("BLENDAUG_TORCH_THREADS", "").strip()
+    if env:
+        if not env.isdigit() or int(env) < 1:
+            raise ConfigError(f"BLENDAUG_TORCH_THREADS: expected a positive integer, got {env!r}")
+        return int(env)
+    return os.cpu_count() or 1
+
+
 def _no_cache_file(prefix: str, path: Path, x: dict, version: str) -> None:
     """Stands in for ultralytics' ``save_dataset_cache_file``: same in-memory effect, nothing written."""
     x["version"] = version
@@ -121,7 +134,7 @@ def _quirks() -> Iterator[None]:
     from ultralytics.utils import torch_utils
 
     saved = (torch.get_num_threads(), torch_utils.NUM_THREADS, ul_trainer.check_amp, ul_dataset.save_dataset_cache_file)
-    torch_utils.NUM_THREADS = os.cpu_count() or 1  # select_device() calls torch.set_num_threads(NUM_THREADS)
+    torch_utils.NUM_THREADS = torch_threads()  # select_device() calls torch.set_num_threads(NUM_THREADS)
     ul_trainer.check_amp = lambda model: next(model.parameters()).device.type == "cuda"
     ul_dataset.save_dataset_cache_file = _no_cache_file
     try:

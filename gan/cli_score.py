@@ -47,17 +47,30 @@ def score(
     ssim_fakes: int = typer.Option(64, "--ssim-fakes", min=1, help="Generated crops per class checked by SSIM."),
     tstr: bool = typer.Option(True, "--tstr/--no-tstr", help="Train on synthetic, test on real."),
     feature_epochs: int = typer.Option(30, "--feature-epochs", min=1, help="Epochs of the feature classifier."),
-    image_size: int = typer.Option(64, "--image-size", min=16, help="Side crops are resized to for scoring."),
+    image_size: int | None = typer.Option(
+        None, "--image-size", min=16, help="Side crops are resized to for scoring [the run's image size]."
+    ),
+    split: str = typer.Option("train", "--split", help="Real crops of this index.csv split (all: every crop)."),
+    threads: int = typer.Option(
+        1, "--threads", min=0, help="CPU threads for torch (0: torch's default). One is fastest on a busy machine."
+    ),
 ) -> None:
     """Score every snapshot (FID, KID, precision/recall/density/coverage, SSIM, TSTR) into RUN/quality.csv."""
+    import torch
+
     from gan.quality.classifier import ClassifierConfig
     from gan.quality.score import ScoreConfig, score_run
 
     if inception is not None:
         features = "inception"
+    if threads:
+        # The networks and matrices here are small: with several threads on a shared CPU, thread
+        # hand-offs dominate (measured 3-10x slower with 2 threads than with 1 on a busy 2-core machine).
+        torch.set_num_threads(threads)
     cfg = ScoreConfig(
-        n=n, seed=seed, k=k, ssim_reals=ssim_reals, ssim_fakes=ssim_fakes, tstr=tstr, image_size=image_size,
-        classifier=ClassifierConfig(image_size=image_size, epochs=feature_epochs),
+        n=n, seed=seed, k=k, ssim_reals=ssim_reals, ssim_fakes=ssim_fakes, tstr=tstr,
+        image_size=image_size, split=split,
+        classifier=ClassifierConfig(epochs=feature_epochs),
     )  # fmt: skip
     table = score_run(run, real, cfg, features=features, store=features_weights, inception=inception,
                       device=resolve_device(device), log=lambda m: typer.echo(m, err=True))  # fmt: skip

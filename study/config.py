@@ -74,9 +74,10 @@ class GanSection(_Strict):
 
 class SyntheticSection(_Strict):
     per_image: str = Field("1-4", description="objects pasted per image, a range 'lo-hi'")
-    blend: str = Field("gaussian", description="blend mode: none, gaussian, box, poisson, motion, or all")
+    blend: str = Field("gaussian", description="blend: none, gaussian, box, poisson, poisson-mixed, motion or all, "
+                       "plus +color/+noise")
     copies: int = Field(1, ge=1, description="composited copies of each train image")
-    mask: str = Field("ellipse", description="object mask: rect, ellipse, grabcut or alpha")
+    mask: str = Field("rect", description="object mask: rect (feathered rounded rectangle), ellipse, grabcut, alpha")
     samples_per_class: int = Field(200, ge=1, description="GAN crops sampled per class for each tier")
 
 

@@ -13,6 +13,7 @@ crops have a single class, where a class head alone would learn nothing.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +35,7 @@ class ClassifierConfig:
     batch: int = 64  # (int) batch size
     lr: float = 2e-3  # (float) Adam learning rate
     rotation_head: bool = True  # (bool) add the rotation-prediction task
+    min_steps: int = 0  # (int) train more epochs when ``epochs`` would give fewer optimiser steps than this
 
 
 class CropNet(nn.Module):
@@ -113,7 +115,8 @@ def train_classifier(
     y_all = torch.as_tensor(np.asarray(labels), dtype=torch.long)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
     n = len(x_all)
-    for _ in range(cfg.epochs):
+    epochs = max(cfg.epochs, math.ceil(cfg.min_steps / math.ceil(n / cfg.batch)))
+    for _ in range(epochs):
         order = torch.randperm(n, generator=gen)
         for start in range(0, n, cfg.batch):
             idx = order[start : start + cfg.batch]

@@ -13,7 +13,7 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +48,8 @@ class ScoreConfig:
     ssim_fakes: int = 64  # (int) generated crops per class checked for their nearest real crop by SSIM
     ssim_reals: int = 64  # (int) real crops per class they are compared with (random subset)
     tstr: bool = True  # (bool) run "train on synthetic, test on real"
-    image_size: int = 64  # (int) side all crops are resized to for SSIM and the classifiers
+    image_size: int | None = None  # (int) side all crops are resized to for scoring; None = the run's image size
+    split: str = "train"  # (str) real crops of this split of index.csv ("all" = every crop), as in training
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)  # feature classifier settings
     rule: TierRule = field(default_factory=TierRule)  # tier guards
 
@@ -113,7 +114,8 @@ def score_snapshot(
         real: the real crops; ``real_feats`` are their features (same order).
         space: the feature space.
     """
-    fakes = {c: np.stack([resize_square(im, cfg.image_size) for im in f]) if len(f) else f for c, f in fakes.items()}
+    size = cfg.image_size or real.images.shape[1]
+    fakes = {c: np.stack([resize_square(im, size) for im in f]) if len(f) else f for c, f in fakes.items()}
     classes = list(fakes)
     rows = []
     for name in classes:
@@ -179,7 +181,10 @@ def score_run(
     snapshots = list_snapshots(run_dir)
     if not snapshots:
         raise DataError(f"{run_dir}: no snapshots to score (train first)")
-    real = read_real_crops(crops_dir, cfg.image_size)
+    size = cfg.image_size or int(info["image_size"])
+    # One size for everything: the real crops, the fakes, SSIM and both classifiers.
+    cfg = replace(cfg, image_size=size, classifier=replace(cfg.classifier, image_size=size))
+    real = read_real_crops(crops_dir, size, cfg.split)
     missing = sorted({c for s in snapshots for c in s.classes} - set(real.class_names))
     if missing:
         have = ", ".join(real.class_names)

@@ -35,8 +35,12 @@ class TierRule:
     min_coverage: float = 0.05  # (float) coverage below this is always low
 
 
-def _finite(x: float) -> bool:
-    return x is not None and isinstance(x, (int, float)) and math.isfinite(x)
+def _finite(x: object) -> bool:
+    """A finite number of any numeric type (a column read back from CSV may be int64)."""
+    try:
+        return math.isfinite(float(x))
+    except (TypeError, ValueError):
+        return False
 
 
 def _key(row: pd.Series) -> tuple[float, float, float]:

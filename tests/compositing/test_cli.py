@@ -12,7 +12,7 @@ from data.yolo import read_yolo
 
 def test_composite_then_view(run_cli, backgrounds, gan_crops, tmp_path):
     out = tmp_path / "arm"
-    proc = run_cli("composite", backgrounds, gan_crops, out, "--per-image", "1-3", "--blend", "all+color",
+    proc = run_cli("composite", backgrounds, gan_crops, out, "--per-image", "1-3", "--blend", "color+all",
                    "--copies", "2", "--seed", "5", "--workers", "2", "--tiers", "high", "--rotate", "any",
                    "--mask", "ellipse", "--max-overlap", "0.2", "--truncate", "0.1", check=True)
     assert "composites" in proc.stdout and "data.yaml" in proc.stdout
@@ -20,6 +20,7 @@ def test_composite_then_view(run_cli, backgrounds, gan_crops, tmp_path):
     assert len(ds.split("train")) == 4 + 8 and len(ds.split("test")) == 1
     meta = [json.loads(line) for line in (out / "meta.jsonl").read_text().splitlines()]
     assert meta and {m["tier"] for m in meta} == {"high"} and {m["mask"] for m in meta} == {"ellipse"}
+    assert all(m["modifiers"] == ["color"] for m in meta)
     assert json.loads((out / "composite.json").read_text())["seed"] == 5
 
     sheet = tmp_path / "sheet.png"

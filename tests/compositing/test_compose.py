@@ -65,7 +65,7 @@ def test_quarter_turn_boxes_have_exactly_the_sampled_size():
     pool = MemoryPool([crop], "rect")
     m = pool.load(0)
     for angle in (0.0, 90.0, 180.0, 270.0):
-        _, canvas_mask = render_object(m, (40.0, 20.0), angle)
+        _, canvas_mask = render_object(m, (20.0, 40.0) if angle % 180 else (40.0, 20.0), angle, (40.0, 20.0))
         x1, y1, x2, y2 = object_region(canvas_mask)
         assert (x2 - x1, y2 - y1) == (40, 20)
 

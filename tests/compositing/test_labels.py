@@ -17,7 +17,8 @@ def test_visible_fraction_counts_covered_box_pixels():
     assert visible_fraction(box, [holey], (20, 20)) == 1.0
     assert visible_fraction(box, [], (20, 20)) == 1.0
     assert visible_fraction(np.array([2.5, 0, 4.2, 1]), [left], (20, 20)) == 0.0  # pixels 2..4, all covered
-    assert visible_fraction(np.array([8, 8, 12, 12.0]), [(9, 9, np.ones((5, 5), bool))], (10, 10)) == 0.0
+    # Clipped to the image: pixels 8..9 x 8..9, of which the mask covers only (9, 9).
+    assert visible_fraction(np.array([8, 8, 12, 12.0]), [(9, 9, np.ones((5, 5), bool))], (10, 10)) == 0.75
 
 
 def test_merge_labels_drops_hidden_boxes_and_keeps_the_rest():

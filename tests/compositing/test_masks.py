@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from compositing.masks import MASKS, object_extent, object_inset, object_region, soft_shape_mask
+from compositing.masks import (
+    MASKS,
+    letterbox_content,
+    object_extent,
+    object_inset,
+    object_region,
+    soft_shape_mask,
+)
 from data.errors import DataError
 
 
@@ -66,3 +73,17 @@ def test_object_extent_finds_the_sub_pixel_half_level():
     edge = np.ones((4, 4), np.float32)
     assert object_extent(edge) == (0.0, 0.0, 4.0, 4.0)
     assert object_extent(np.zeros((3, 3), np.float32)) is None
+
+
+def test_letterbox_bars_are_left_out_of_the_mask():
+    rng = np.random.default_rng(0)
+    crop = np.full((64, 64, 3), 114, np.uint8)
+    crop[16:48] = rng.integers(0, 255, (32, 64, 3), dtype=np.uint8)  # a wide box letterboxed top and bottom
+    assert letterbox_content(crop) == (0, 16, 64, 48)
+    x1, y1, x2, y2 = object_extent(MASKS["rect"](crop, None))
+    assert y1 > 16 and y2 < 48 and (x2 - x1) / (y2 - y1) == pytest.approx(2.0, rel=0.02)
+    assert MASKS["ellipse"](crop, None)[:16].max() == 0.0
+    plain = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    assert letterbox_content(plain) == (0, 0, 64, 64)
+    grey = np.full((64, 64, 3), 114, np.uint8)  # all grey: no content found, the whole crop counts
+    assert letterbox_content(grey) == (0, 0, 64, 64)

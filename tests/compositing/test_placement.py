@@ -11,9 +11,9 @@ from compositing.placement import (
     box_sizes_by_class,
     ioa,
     object_size_for_box,
+    orient_object,
     parse_range,
     place_object,
-    sample_angle,
     sample_box_size,
     sizes_that_fit,
     visible_box,
@@ -44,7 +44,8 @@ def test_sample_box_size_draws_real_pairs_jointly_and_respects_max():
     assert drawn == {(10.0, 20.0), (30.0, 5.0)}
     assert {sample_box_size(rng, sizes_that_fit(sizes, (15, 100))) for _ in range(20)} == {(10.0, 20.0)}
     assert sample_box_size(rng, sizes_that_fit(sizes, (4, 4))) is None
-    assert all(w <= 10.5 for w, _ in (sample_box_size(rng, sizes[:1], jitter=0.5, max_wh=(10.5, 99)) for _ in range(50)))
+    clamped = [sample_box_size(rng, sizes[:1], jitter=0.5, max_wh=(10.5, 99)) for _ in range(50)]
+    assert all(w <= 10.5 for w, _ in clamped) and any(w < 10 for w, _ in clamped)
     w, h = sample_box_size(rng, sizes, jitter=0.1)
     assert math.isclose(w / h, 0.5) or math.isclose(w / h, 6.0)
 
@@ -68,17 +69,38 @@ def test_object_size_for_box_solves_the_rotated_rectangle():
         object_size_for_box((20, 80), 40.0)
 
 
-def test_sample_angle_modes_stay_feasible():
+def _rotated_rect_box(ab, angle):
+    c, s = abs(math.cos(math.radians(angle))), abs(math.sin(math.radians(angle)))
+    return ab[0] * c + ab[1] * s, ab[0] * s + ab[1] * c
+
+
+def test_orient_object_gives_the_sampled_box_in_every_mode():
     rng = np.random.default_rng(0)
-    assert sample_angle(rng, "none", (40, 80)) == 0.0
-    assert {sample_angle(rng, "90", (40, 80)) for _ in range(60)} == {0.0, 90.0, 180.0, 270.0}
-    for _ in range(200):
-        angle = sample_angle(rng, "any", (40, 80))
-        a, b = object_size_for_box((40, 80), angle)  # raises if infeasible
-        assert a > 0 and b > 0
-    # An elongated object keeps its long side along the box's long side: tall box, wide object -> odd quarter.
-    assert {sample_angle(rng, "90", (40, 80), object_aspect=2.0) for _ in range(40)} == {90.0, 270.0}
-    assert {sample_angle(rng, "90", (40, 80), object_aspect=0.5) for _ in range(40)} == {0.0, 180.0}
+    assert orient_object(rng, "none", (40, 80)) == (0.0, (40, 80))
+    quarters = {orient_object(rng, "90", (40, 80))[0] for _ in range(60)}
+    assert quarters == {0.0, 90.0, 180.0, 270.0}
+    for aspect in (None, 1.0, 2.2, 0.4):
+        for box in ((40, 80), (60, 58), (90, 30)):
+            for _ in range(40):
+                angle, ab = orient_object(rng, "any", box, aspect)
+                assert ab[0] > 0 and ab[1] > 0
+                w, h = _rotated_rect_box(ab, angle)
+                assert math.isclose(w, box[0], rel_tol=1e-9) and math.isclose(h, box[1], rel_tol=1e-9)
+
+
+def test_orient_object_keeps_an_elongated_object_along_the_box():
+    rng = np.random.default_rng(0)
+    # A tall box and a wide object: an odd quarter turn; and the reverse.
+    assert {orient_object(rng, "90", (40, 80), object_aspect=2.0)[0] for _ in range(40)} == {90.0, 270.0}
+    assert {orient_object(rng, "90", (40, 80), object_aspect=0.5)[0] for _ in range(40)} == {0.0, 180.0}
+    # A car (2:1) filling a square box lies on the diagonal, its aspect kept.
+    for _ in range(20):
+        angle, (a, b) = orient_object(rng, "any", (60, 60), object_aspect=2.0)
+        assert math.isclose(abs(angle - 90 * round(angle / 90)), 45.0)
+        assert math.isclose(max(a, b) / min(a, b), 2.0)
+    # A box exactly the object's shape: no tilt.
+    angle, (a, b) = orient_object(rng, "any", (80, 40), object_aspect=2.0)
+    assert angle % 180 == 0 and (a, b) == (80, 40)
 
 
 def test_ioa_is_intersection_over_the_smaller_area():

@@ -33,8 +33,9 @@ def _label_lines(root: Path) -> list[tuple[Path, str]]:
             for line in f.read_text(encoding="utf-8").splitlines()]
 
 
-def test_output_is_identical_for_one_and_two_workers(backgrounds, gan_crops, tmp_path):
-    cfg = CompositeConfig(blend="all+color+noise", rotate="any", truncate=0.2)
+@pytest.mark.parametrize("mask", ["rect", "grabcut"])
+def test_output_is_identical_for_one_and_two_workers(backgrounds, gan_crops, tmp_path, mask):
+    cfg = CompositeConfig(blend="all+color+noise", rotate="any", truncate=0.2, mask=mask)
     for w in (1, 2):
         run_composite(backgrounds, gan_crops, tmp_path / f"w{w}", cfg, seed=7, copies=2, workers=w, progress=False)
     d1, d2 = _digest(tmp_path / "w1"), _digest(tmp_path / "w2")
@@ -184,3 +185,51 @@ def test_pasted_widths_follow_the_real_box_widths(tmp_path):
         widths += [p.box_xyxy_px[2] - p.box_xyxy_px[0] for p in comp.pastes]
         k += 1
     assert ks_2samp(widths[:500], sizes[0][:, 0]).pvalue > 0.01
+
+
+def _rgba_crops(root: Path, with_alpha: bool = True) -> Path:
+    from PIL import Image
+
+    out = root / "rgba"
+    (out / "car").mkdir(parents=True)
+    rgba = np.zeros((40, 40, 4), np.uint8)
+    rgba[..., :3] = (220, 30, 30)
+    rgba[10:30, 5:35, 3] = 255  # the object: a 30x20 opaque rectangle inside a transparent square
+    img = Image.fromarray(rgba) if with_alpha else Image.fromarray(rgba[..., :3])
+    img.save(out / "car" / "000000.png")
+    (out / "index.csv").write_text("file,class,arch,snapshot,tier,seed,score\ncar/000000.png,car,dcgan,3,high,0,0.9\n")
+    return out
+
+
+def test_alpha_masks_come_from_the_crop_and_an_rgb_crop_is_an_error(backgrounds, tmp_path):
+    pool = CropPool(read_crop_index(_rgba_crops(tmp_path), list(NAMES)), "alpha")
+    assert pool.load(0).region == (5.0, 10.0, 35.0, 30.0)
+    summary = run_composite(backgrounds, tmp_path / "rgba", tmp_path / "out", CompositeConfig(mask="alpha"),
+                            progress=False)
+    assert summary["pastes"] > 0
+    with pytest.raises(DataError, match=r"000000\.png.*no alpha"):
+        rgb = _rgba_crops(tmp_path / "rgb", with_alpha=False)
+        run_composite(backgrounds, rgb, tmp_path / "out2", CompositeConfig(mask="alpha"), progress=False)
+
+
+def test_crops_larger_than_the_background_are_scaled_to_real_sizes(backgrounds, tmp_path):
+    crops = make_crops(tmp_path, size=400)  # crops 400 px, backgrounds 160 px, real boxes 16-32 px
+    run_composite(backgrounds, crops, tmp_path / "out", CompositeConfig(size_jitter=0.0), progress=False)
+    meta = [json.loads(x) for x in (tmp_path / "out" / "meta.jsonl").read_text().splitlines()]
+    assert meta
+    for m in meta:
+        x1, y1, x2, y2 = m["box_xyxy_px"]
+        assert max(x2 - x1, y2 - y1) <= 33
+
+
+def test_unchanged_images_fall_back_to_symlinks(backgrounds, gan_crops, tmp_path, monkeypatch):
+    import compositing.run as run
+
+    def no_hard_links(src, dst):
+        raise OSError("cross-device link")
+
+    monkeypatch.setattr(run.os, "link", no_hard_links)
+    run_composite(backgrounds, gan_crops, tmp_path / "out", CompositeConfig(), progress=False)
+    val = sorted((tmp_path / "out" / "images" / "val").iterdir())
+    assert val and all(p.is_symlink() and p.resolve().is_file() for p in val)
+    assert not any(p.is_symlink() for p in (tmp_path / "out" / "images" / "train").glob("*__cp*"))

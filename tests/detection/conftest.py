@@ -46,3 +46,9 @@ def make_rect_dataset(out: Path, counts: dict[str, int], size: int = 128, seed: 
 def rect_data(tmp_path_factory) -> Path:
     """A 12/4/4 image dataset at 128 px (data.yaml path)."""
     return make_rect_dataset(tmp_path_factory.mktemp("rects") / "ds", {"train": 12, "val": 4, "test": 4})
+
+
+@pytest.fixture
+def rect_factory():
+    """:func:`make_rect_dataset` itself, for tests that need their own sizes."""
+    return make_rect_dataset

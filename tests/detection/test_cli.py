@@ -46,6 +46,11 @@ def test_train_eval_predict(run_cli, rect_data, tmp_path):
     assert not list((rect_data.parent / "labels").glob("*.cache"))  # no cache left to leak into another dataset
     assert not list(tmp_path.glob(".tmp-*")) and not (tmp_path / "runs").exists()
 
+    from detection.yolo import _model
+
+    seeded = _model("yolov8n.yaml", run / "weights" / "best.pt")  # what --weights does before training
+    assert seeded.ckpt is not None and str(seeded.ckpt_path).endswith("best.pt")
+
     # A finished run with the same request is a no-op; another request needs --overwrite.
     again = run_cli("detect", "train", rect_data, run, "--epochs", "2", "--imgsz", "128", "--batch", "4",
                     "--seed", "1", "--device", "cpu", "plots=False", "workers=0", check=True)

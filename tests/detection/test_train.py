@@ -44,10 +44,14 @@ def test_resolve_args_precedence():
                         device="cpu", amp=False)
     assert args["epochs"] == RECIPES["cpu-small"]["epochs"]  # recipe's epochs when --epochs is not given
     assert args["optimizer"] == "SGD" and args["mosaic"] == 0.0 and args["warmup_epochs"] == 0.0
+    assert args["nbs"] == 4  # no gradient accumulation: one optimizer step per batch
     assert args["lr0"] == 0.05 and args["workers"] == 0  # key=value beats recipe and wrapper defaults
     assert (args["imgsz"], args["batch"], args["seed"], args["device"]) == (160, 4, 3, "cpu")
     assert args["deterministic"] is True and args["amp"] is False
-    assert resolve_args("ultralytics", {}, epochs=7, imgsz=64, batch=2, seed=0, device="0", amp=True)["epochs"] == 7
+    plain = resolve_args("ultralytics", {}, epochs=7, imgsz=64, batch=2, seed=0, device="0", amp=True)
+    assert plain["epochs"] == 7 and "nbs" not in plain and "optimizer" not in plain
+    assert resolve_args("cpu-small", {"nbs": 64}, epochs=1, imgsz=64, batch=2, seed=0, device="cpu",
+                        amp=False)["nbs"] == 64
     with pytest.raises(ConfigError, match="cpu-small"):
         resolve_args("fast", {}, epochs=1, imgsz=64, batch=2, seed=0, device="cpu", amp=False)
 

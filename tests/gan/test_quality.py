@@ -25,6 +25,15 @@ from gan.quality.tiers import TierRule, assign_tiers, rank_tier
 TINY = ClassifierConfig(image_size=16, width=8, num_features=16, epochs=10, batch=16)
 
 
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """Tiny networks: one thread is faster than several on a shared CPU (see gan/cli_score.py --threads)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def pts(*xy: tuple[float, float]) -> np.ndarray:
     return np.array(xy, dtype=np.float64)
 
@@ -194,6 +203,12 @@ def test_tier_guards():
     assert list(assign_tiers(table([50.0], coverage=[0.01]))) == ["low"]
     assert list(assign_tiers(table([50.0], coverage=[0.01]), TierRule(min_coverage=0.0))) == ["high"]
     assert list(assign_tiers(table([10.0, 25.0]), TierRule(fid_ratio=3.0))) == ["high", "low"]
+
+
+def test_tiers_of_integer_columns():
+    # Read back from CSV, a column of zeros is int64: the coverage guard still applies.
+    t = table([10.0, 20.0]).astype({"coverage": "int64"})
+    assert t["coverage"].dtype == "int64" and list(assign_tiers(t)) == ["low", "low"]
 
 
 def test_tiers_nan_fid_is_low_and_classes_are_separate():

@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 import csv
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
+from data.errors import DataError
 from data.imageio import save_image
-from gan.quality.score import COLUMNS
+from gan.quality.classifier import ClassifierConfig
+from gan.quality.score import COLUMNS, ScoreConfig, score_run
 from gan.quality.tiers import assign_tiers
 
-pytest.importorskip("gan.snapshots", reason="GAN training code not written yet")
-
+CFG = ScoreConfig(n=16, seed=1, ssim_fakes=4, ssim_reals=4, classifier=ClassifierConfig(epochs=2))
 FAST = ["--n", "16", "--feature-epochs", "2", "--image-size", "32", "--ssim-fakes", "4", "--ssim-reals", "4"]
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """Tiny networks: one thread is faster than several on a shared CPU (as `gan score --threads 1`)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def make_crops(root, classes=("red", "blue"), n=12, size=32, seed=0):
@@ -37,15 +50,25 @@ def make_crops(root, classes=("red", "blue"), n=12, size=32, seed=0):
     return root
 
 
-def train(run_cli, crops, out, arch="dcgan"):
-    args = ["gan", "train", crops, out, "--arch", arch, "--epochs", "2", "--snapshots", "1,2", "--batch", "8"]
-    run_cli(*args, "--size", "32", "--seed", "0", "--device", "cpu", check=True)
-    return out
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """A real 2-epoch DCGAN run at 32 px (snapshots at epochs 1 and 2) and its crops; copy before writing."""
+    from gan.train import TrainConfig, train_run
+
+    root = tmp_path_factory.mktemp("tiny_run")
+    crops = make_crops(root / "crops")
+    cfg = TrainConfig(arch="dcgan", epochs=2, snapshots=(1, 2), batch=8, image_size=32, seed=0)
+    train_run(crops, root / "run", cfg, device="cpu", progress=False, log=lambda m: None)
+    return crops, root / "run"
 
 
-def test_score_tiny_dcgan_run(tmp_path, run_cli):
-    crops = make_crops(tmp_path / "crops")
-    run = train(run_cli, crops, tmp_path / "run")
+def copy_run(tiny_run, tmp_path):
+    crops, run = tiny_run
+    return crops, Path(shutil.copytree(run, tmp_path / "run"))
+
+
+def test_score_tiny_dcgan_run(tiny_run, tmp_path, run_cli):
+    crops, run = copy_run(tiny_run, tmp_path)
     proc = run_cli("gan", "score", run, "--real", crops, "--seed", "1", "--device", "cpu", *FAST, check=True)
     assert "training the feature classifier" in proc.stderr
     table = pd.read_csv(run / "quality.csv")
@@ -58,23 +81,39 @@ def test_score_tiny_dcgan_run(tmp_path, run_cli):
     assert np.isfinite(table["fid"]).all() and (table["fid"] >= 0).all()
     assert table[["precision", "recall", "coverage"]].stack().between(0, 1).all()
     assert set(table["tier"]) <= {"low", "mid", "high"}
-    pd.testing.assert_series_equal(table["tier"], assign_tiers(table), check_names=False)
+    assert list(table["tier"]) == list(assign_tiers(table))
     assert (run / "quality_features.pt").is_file() and (run / "quality.json").is_file()
 
-    # A second run reuses the stored feature classifier and gives the same table.
-    again = run_cli("gan", "score", run, "--real", crops, "--seed", "1", "--device", "cpu", *FAST, check=True)
-    assert "training the feature classifier" not in again.stderr
+    # The same settings in-process: the stored feature classifier is reused and the table is the same.
+    logs = []
+    again = score_run(run, crops, CFG, device="cpu", log=logs.append)
+    assert not any("training the feature classifier" in m for m in logs)
     pd.testing.assert_frame_equal(pd.read_csv(run / "quality.csv"), table)
+    assert list(again["tier"]) == list(table["tier"])
 
 
-def test_score_bad_input(tmp_path, run_cli):
-    crops = make_crops(tmp_path / "crops")
-    run = train(run_cli, crops, tmp_path / "run")
+def test_score_bad_input(tiny_run, tmp_path, run_cli):
+    crops, run = copy_run(tiny_run, tmp_path)
     other = make_crops(tmp_path / "other", classes=("green",), n=6)
     proc = run_cli("gan", "score", run, "--real", other, *FAST)
     assert proc.returncode == 2 and "no real crops of class(es) blue, red" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and not (run / "quality.csv").exists()
-    missing = run_cli("gan", "score", run, "--real", tmp_path / "nope", *FAST)
-    assert missing.returncode == 2 and "crops folder not found" in missing.stderr
-    no_run = run_cli("gan", "score", tmp_path / "norun", "--real", crops, *FAST)
-    assert no_run.returncode == 2
+    with pytest.raises(DataError, match="crops folder not found"):
+        score_run(run, tmp_path / "nope", CFG)
+    with pytest.raises(DataError, match="run.json"):
+        score_run(tmp_path, crops, CFG)
+    shutil.rmtree(run / "snapshots")
+    with pytest.raises(DataError, match="no snapshots"):
+        score_run(run, crops, CFG)
+
+
+@pytest.mark.slow
+def test_score_conditional_run(tmp_path):
+    from gan.train import TrainConfig, train_run
+
+    crops = make_crops(tmp_path / "crops", classes=("red", "blue", "green"), n=8)
+    cfg = TrainConfig(arch="cdcgan", epochs=2, snapshots=(1, 2), batch=8, image_size=32, seed=0)
+    train_run(crops, tmp_path / "run", cfg, device="cpu", progress=False, log=lambda m: None)
+    table = score_run(tmp_path / "run", crops, CFG, log=lambda m: None)
+    assert len(table) == 2 * 4 and set(table["class"]) == {"red", "blue", "green", "all"}
+    assert np.isfinite(table["tstr_acc"]).all() and table["tstr_acc"].between(0, 1).all()
