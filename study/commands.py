@@ -1,8 +1,4 @@
-"""``blendaug study`` and ``blendaug report``.
-
-Until the study issue (#7) lands, ``blendaug study`` runs the default data stage only: it generates
-the toyworld dataset and prints its statistics.
-"""
+"""``blendaug study`` and ``blendaug report``."""
 
 from __future__ import annotations
 
@@ -10,28 +6,54 @@ from pathlib import Path
 
 import typer
 
+from data.errors import ConfigError
+
+
+def _config_and_overrides(args: list[str]) -> tuple[str | None, list[str]]:
+    config = None
+    overrides = []
+    for a in args:
+        if "=" in a:
+            overrides.append(a)
+        elif config is None:
+            config = a
+        else:
+            raise ConfigError(f"'{a}': give one CONFIG and key.sub=value overrides")
+    return config, overrides
+
 
 def study(
-    config: str = typer.Argument(None, help="Study config YAML (default: the embedded quick study)."),
-    out: Path = typer.Option(Path("runs/study"), "--out", help="Run folder."),
+    args: list[str] = typer.Argument(None, help="[CONFIG.yaml] [key.sub=value ...]; default configs/quick.yaml."),
+    out: Path = typer.Option(None, "--out", help="Run folder (default runs/<config name>)."),
+    show_config: bool = typer.Option(False, "--show-config", help="Print the resolved config and every key's "
+                                                                   "description, then exit."),
 ) -> None:
-    from data.stats import dataset_stats, format_stats
-    from data.toyworld import ToyworldConfig, generate_toyworld
+    """Run the whole study (resumable): data, crops, GANs, composites, detection and classification per arm and
+    seed, statistics, report."""
+    import yaml
 
-    from data.yolo import read_yolo
+    from study.config import describe_fields, load_config
 
-    if config is not None:
-        typer.echo("blendaug study CONFIG: configs arrive with the study issue (#7); running the default data stage")
-    toy = out / "toyworld"
-    if (toy / "data.yaml").is_file():
-        typer.echo(f"[data] toyworld already at {toy}")
-    else:
-        typer.echo(f"[data] generating toyworld -> {toy}")
-        generate_toyworld(toy, ToyworldConfig(n_images=200, seed=0))
-    typer.echo(format_stats(dataset_stats(read_yolo(toy))))
-    typer.echo(f"done: {toy / 'data.yaml'}")
+    config, overrides = _config_and_overrides(args or [])
+    cfg = load_config(config, overrides)
+    if show_config:
+        typer.echo(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+        typer.echo("\n".join(describe_fields()))
+        return
+    from study.runner import run_study
+
+    run = out or Path("runs") / (Path(config).stem if config else "quick")
+    typer.echo(f"study '{cfg.name}': arms {', '.join(cfg.arms)}; seeds {cfg.seeds}; run folder {run}")
+    report = run_study(cfg, run, log=typer.echo)
+    typer.echo(f"report: {report}\n        {report.with_suffix('.md')}")
 
 
 def report(run: Path = typer.Argument(..., help="A finished study run folder.")) -> None:
-    typer.echo("blendaug report: not implemented yet (issue #7)", err=True)
-    raise typer.Exit(1)
+    """Rebuild results.csv, summary.csv and the report of a finished run."""
+    from study.config import load_config
+    from study.reportbuild import write_results_and_report
+
+    if not (run / "config.yaml").is_file():
+        raise ConfigError(f"{run}: not a study run folder (no config.yaml)")
+    cfg = load_config(run / "config.yaml")
+    typer.echo(f"report: {write_results_and_report(cfg, run)}")
