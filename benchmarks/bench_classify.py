@@ -7,12 +7,14 @@ For each model, the same number of optimizer steps on random uint8 crops is time
   tensors, fp32, default memory format: what the same model costs with no bookkeeping at all.
 On CUDA both are also run, so the line shows what AMP + channels_last buy over plain fp32.
 
-Usage: python benchmarks/bench_classify.py [--models smallcnn,resnet18] [--size 64] [--images 512] [--device auto]
+Usage: python benchmarks/bench_classify.py [--models smallcnn,resnet18] [--size 64] [--images 512] [--cpu-images 128]
+                                          [--device auto]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -74,7 +76,8 @@ def main() -> None:
     ap.add_argument("--models", default="smallcnn,resnet18")
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--images", type=int, default=512)
-    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--cpu-images", type=int, default=128, help="images per epoch on CPU (slow there)")
+    ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--device", default="auto")
     args = ap.parse_args()
@@ -85,13 +88,16 @@ def main() -> None:
     if resolve_device(args.device).type == "cuda":
         devices.append(resolve_device(args.device))
     threads = use_all_cores()
-    print(f"torch {torch.__version__}, {cpu_cores()} CPU cores, {threads} torch threads; {args.images} random "
-          f"{args.size}px crops, batch {args.batch}, {args.epochs} epochs")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"torch {torch.__version__}, {cpu_cores()} CPU cores, {threads} torch threads, load average {load:.1f} "
+          f"(CPU numbers are only comparable at a similar load); {args.images} random {args.size}px crops, "
+          f"batch {args.batch}, {args.epochs} epochs; OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}")
     for device in devices:
         label = f"{device.type}" + (f" ({torch.cuda.get_device_name(device)}, ours: AMP fp16 + channels_last)"
                                     if device.type == "cuda" else "")
-        print(f"== {label}")
-        images = args.images if device.type == "cuda" else min(args.images, 256)
+        print(f"== {label}: {min(args.images, args.cpu_images) if device.type == 'cpu' else args.images} "
+              f"images per epoch")
+        images = args.images if device.type == "cuda" else min(args.images, args.cpu_images)
         for name in args.models.split(","):
             ours = bench_ours(name, x[:images], y[:images], device, args.batch, args.epochs)
             ref = bench_reference(name, x[:images], y[:images], device, args.batch, args.epochs)

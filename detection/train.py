@@ -237,6 +237,7 @@ def train_detector(data: Path, out: Path, *, model: str = "yolov8n.yaml", recipe
             "val_metrics": result.val_metrics,
             "versions": yolo.versions(),
             "cpu_count": os.cpu_count(),
+            "torch_threads": yolo.torch_threads() if dev == "cpu" else None,
             "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
             "wall_s": round(time.time() - started, 2),
         }

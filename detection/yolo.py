@@ -278,7 +278,10 @@ def model_names(weights: Path) -> list[str]:
 
 def validate(weights: Path, data_yaml: Path, split: str, save_dir: Path, device: str,
              imgsz: int | None = None, batch: int = 16) -> ValResult:
-    """ultralytics val on one split, also keeping every image's predictions (scaled to its pixels)."""
+    """ultralytics val on one split, also keeping every image's predictions (scaled to its pixels).
+
+    ``weights`` must have passed :func:`load_checkpoint` (or :func:`model_names`) first.
+    """
     ul = ultralytics()
     from ultralytics.models.yolo.detect import DetectionValidator
 
@@ -295,8 +298,7 @@ def validate(weights: Path, data_yaml: Path, split: str, save_dir: Path, device:
                     class_ids=scaled["cls"].detach().cpu().numpy().astype(np.int64).reshape(-1),
                     conf=scaled["conf"].detach().cpu().numpy().astype(np.float64).reshape(-1))
 
-    load_checkpoint(weights)
-    model = ul.YOLO(str(weights))
+    model = ul.YOLO(str(weights))  # the caller checked it with load_checkpoint / model_names
     extra = {"imgsz": imgsz} if imgsz else {}
     with _quirks():
         metrics = model.val(validator=CapturingValidator, data=str(data_yaml), split=split, device=device,

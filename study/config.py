@@ -83,6 +83,7 @@ class SyntheticSection(_Strict):
 
 class DetectionSection(_Strict):
     model: str = Field("yolov8n.yaml", description="ultralytics model yaml (trained from scratch)")
+    recipe: str = Field("cpu-small", description="hyper-parameter preset: cpu-small (tiny data) or ultralytics")
     epochs: int = Field(30, ge=1, description="YOLO training epochs")
     imgsz: int = Field(320, ge=32, description="YOLO input size")
     batch: int = Field(16, ge=1, description="YOLO batch size")

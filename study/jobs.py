@@ -33,8 +33,9 @@ def detection_job(cfg: StudyConfig, run: Path, arm: str, seed: int, arm_fp: str)
     d = cfg.detection
 
     def build(folder: Path) -> None:
-        train_detector(arm_data_yaml(run, arm), folder / "train", model=d.model, epochs=d.epochs, imgsz=d.imgsz,
-                       batch=d.batch, seed=seed, device=cfg.device, overrides=dict(d.args), overwrite=True)
+        train_detector(arm_data_yaml(run, arm), folder / "train", model=d.model, recipe=d.recipe, epochs=d.epochs,
+                       imgsz=d.imgsz, batch=d.batch, seed=seed, device=cfg.device, overrides=dict(d.args),
+                       overwrite=True)
         evaluate_detector(folder / "train" / "weights" / "best.pt", dataset_yaml(run), folder / "eval", split="test",
                           conf=d.conf, iou=d.iou, device=cfg.device, imgsz=d.imgsz, overwrite=True)
 

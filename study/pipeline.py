@@ -22,6 +22,10 @@ def dataset_yaml(run: Path) -> Path:
     return run / "data" / "dataset" / "data.yaml"
 
 
+def gan_run_dir(run: Path, arch: str) -> Path:
+    return run / "gan" / arch / "run"
+
+
 def crops_dir(run: Path, split: str) -> Path:
     return run / "crops" / split
 
@@ -85,8 +89,9 @@ def step_gan(cfg: StudyConfig, run: Path, arch: str, crops_fp: str) -> StepResul
     def build(folder: Path) -> None:
         tc = TrainConfig(arch=arch, epochs=g.epochs, snapshots=tuple(s for s in g.snapshots if s <= g.epochs),
                          batch=g.batch, seed=seed, image_size=cfg.crops.size, diffaugment=g.diffaugment)
-        train_run(crops_dir(run, "train"), folder, tc, device=_device(cfg), progress=True, log=lambda m: None)
-        score_run(folder, crops_dir(run, "train"), ScoreConfig(n=g.score_n, seed=seed), device=_device(cfg),
+        train_run(crops_dir(run, "train"), folder / "run", tc, device=_device(cfg), progress=True,
+                  log=lambda m: None)
+        score_run(folder / "run", crops_dir(run, "train"), ScoreConfig(n=g.score_n, seed=seed), device=_device(cfg),
                   log=lambda m: None)
 
     return run_step(run / "gan" / arch, {"crops": crops_fp, "gan": g.model_dump(exclude={"archs"}), "arch": arch,
@@ -107,7 +112,7 @@ def step_samples(cfg: StudyConfig, run: Path, tier: str, gan_fps: dict[str, str]
             if k == 0:
                 continue
             part = folder / "parts" / arch
-            sample_run(run / "gan" / arch, part, n=k, tier=tier, seed=cfg.seeds[0], device=_device(cfg),
+            sample_run(gan_run_dir(run, arch), part, n=k, tier=tier, seed=cfg.seeds[0], device=_device(cfg),
                        overwrite=True)
             with open(part / "index.csv", newline="", encoding="utf-8") as f:
                 for row in csv.DictReader(f):

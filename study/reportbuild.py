@@ -10,6 +10,7 @@ import pandas as pd
 from data.atomic import atomic_write_text
 from study import figures
 from study.config import StudyConfig
+from study.pipeline import gan_run_dir
 from study.report import Figure, Section, write_report
 from study.results import (
     CLASSIFICATION_METRICS,
@@ -68,7 +69,7 @@ def _paired_table(summary: pd.DataFrame) -> pd.DataFrame:
 def _gan_section(cfg: StudyConfig, run: Path, fig_dir: Path) -> Section:
     sec = Section("GAN quality", ["Tiers come from measured scores (see gan/quality/README.md), not epochs."])
     for arch in cfg.gan.archs:
-        qpath = run / "gan" / arch / "quality.csv"
+        qpath = gan_run_dir(run, arch) / "quality.csv"
         if not qpath.is_file():
             continue
         q = pd.read_csv(qpath)
@@ -78,7 +79,7 @@ def _gan_section(cfg: StudyConfig, run: Path, fig_dir: Path) -> Section:
         sec.tables.append((f"{arch} quality per snapshot", q[cols]))
         tiers = q.groupby("snapshot")["tier"].agg(lambda t: "/".join(sorted(set(map(str, t)))))
         for snap, tier in tiers.items():
-            grid = run / "gan" / arch / "snapshots" / f"epoch_{int(snap):04d}"
+            grid = gan_run_dir(run, arch) / "snapshots" / f"epoch_{int(snap):04d}"
             for png in sorted(grid.glob("*.png")):
                 sec.figures.append(Figure(png, f"{arch} epoch {snap} ({tier}): {png.stem}"))
     return sec

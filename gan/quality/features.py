@@ -70,7 +70,7 @@ def _load_stored(req: FeatureRequest, expected: dict) -> CropNet | None:
             return None
         net = CropNet(len(req.real.class_names), req.classifier)
         net.load_state_dict(torch.load(req.store, map_location="cpu", weights_only=True))
-    except (OSError, ValueError, RuntimeError, KeyError, TypeError) as e:
+    except Exception as e:  # a damaged cache file (torch raises EOFError, UnpicklingError, RuntimeError...)
         req.log(f"stored features {req.store} unreadable ({type(e).__name__}): retraining")
         return None
     return net.to(req.device).eval()

@@ -198,7 +198,7 @@ def score_run(
     for snap in snapshots:
         t0 = time.perf_counter()
         fakes = {
-            c: snap.sample(c, cfg.n, class_seed(cfg.seed, real.class_names.index(c)), device=device)
+            c: snap.sample(c, cfg.n, class_seed(cfg.seed, list(info["classes"]).index(c)), device=device)
             for c in snap.classes
         }
         snap_rows = score_snapshot(snap.epoch, fakes, real, real_feats, space, cfg, device)

@@ -42,9 +42,6 @@ def test_bad_input_is_one_line_and_no_output(tmp_path, run_cli):
     cases = {
         "outside 1..2": ["gan", "train", crops, tmp_path / "r1", "--snapshots", "1,5", "--epochs", "2"],
         "no crops found": ["gan", "train", tmp_path / "empty", tmp_path / "r2", "--epochs", "1"],
-        "unknown architecture 'dcgna'": ["gan", "train", crops, tmp_path / "r3", "--arch", "dcgna"],
-        "--size: 48": ["gan", "train", crops, tmp_path / "r4", "--size", "48"],
-        "not found": ["gan", "sample", tmp_path / "nope", tmp_path / "s", "--n", "2"],
         # Without tensorflow: "tensorflow is not installed"; with it, the worker cannot read this file.
         "m.h5": ["gan", "sample", "--keras", tmp_path / "m.h5", tmp_path / "k", "--class", "car"],
     }
@@ -53,5 +50,5 @@ def test_bad_input_is_one_line_and_no_output(tmp_path, run_cli):
         proc = run_cli(*args)
         assert proc.returncode == 2, (args, proc.stderr)
         assert len(proc.stderr.strip().splitlines()) == 1 and message in proc.stderr, proc.stderr
-    for name in ("r1", "r2", "r3", "r4", "s", "k"):
+    for name in ("r1", "r2", "k"):
         assert not (tmp_path / name).exists()

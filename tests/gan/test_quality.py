@@ -312,6 +312,9 @@ def test_crops_classifier_feature_store_reused_and_refreshed(tmp_path):
     changed = FeatureRequest(read_real_crops(root, 16), store, seed=1, classifier=TINY, log=logs.append)
     assert not build_feature_space("crops-classifier", changed).info["reused"]
     assert any("do not match" in m for m in logs)
+    store.write_bytes(b"not a checkpoint")  # a damaged store is retrained, not an error
+    assert not build_feature_space("crops-classifier", changed).info["reused"]
+    assert any("unreadable" in m for m in logs)
 
 
 def test_inception_from_local_weights(tmp_path):

@@ -8,6 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from data.errors import ConfigError, DataError, Warnings
 from data.imageio import save_image
@@ -149,9 +150,7 @@ def test_bad_settings(tmp_path):
 def test_gray_mixed_size_and_single_crops(tmp_path):
     root = tmp_path / "crops"
     save_image(root / "car" / "a.png", np.full((20, 40, 3), 200, np.uint8))
-    from PIL import Image
-
-    Image.fromarray(np.full((50, 50), 90, np.uint8), mode="L").save(root / "car" / "b.png")
+    Image.fromarray(np.full((50, 50), 90, np.uint8)).save(root / "car" / "b.png")
     save_image(root / "van" / "c.png", np.full((64, 64, 3), 10, np.uint8))
     warnings = Warnings()
     crops = load_crops(root, 32, warnings=warnings)
