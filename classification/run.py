@@ -27,6 +27,7 @@ from classification.train import (
     channel_stats,
     cpu_cores,
     fit,
+    predict,
     resolve_device,
     to_tensor_u8,
 )
@@ -126,6 +127,12 @@ def _one_run(out: Path, a: TrainArgs, ctx: dict, parts: dict, value, log) -> dic
     write_json(out / "metrics.json", metrics)
     write_confusion(out, scores["test"][0], classes, f"{a.model} test (n={metrics['test']['n']})")
     write_curves(out, res.curves, res.best_epoch)
+    # Per-image test predictions: the study's paired bootstrap and permutation tests resample these.
+    test_pred = predict(model, to_tensor_u8(ctx["test"][0]), norm).argmax(1).numpy()
+    (out / "test_predictions.csv").write_text(
+        "file,true,pred\n" + "".join(f"{f},{t},{p}\n" for f, t, p in
+                                     zip(ctx["test_files"], ctx["test"][1], test_pred, strict=True)),
+        encoding="utf-8")
     torch.save(res.best_state, out / "best.pt")
     (out / "split.csv").write_text(ctx["split_csv"], encoding="utf-8")
     dev = ctx["device"]
@@ -167,10 +174,11 @@ def train_run(a: TrainArgs, log=print, warnings: Warnings | None = None) -> Path
     ctx = {"classes": cs.classes, "device": device, "warnings": warnings, "kind": kind,
            "split_csv": split_file_text(cs), "split_info": {"source": cs.source, "counts": cs.counts()}}
     for s in ("train", "val", "test"):
-        x, y, _ = load_images(cs.root, cs.files[s], cs.labels[s], a.size, a.skip_bad, warnings)
+        x, y, kept = load_images(cs.root, cs.files[s], cs.labels[s], a.size, a.skip_bad, warnings)
         if s != "val" and not len(y):
             raise DataError(f"{a.data}: no readable images in the {s} split")
         ctx[s] = (x, y)
+        ctx[f"{s}_files"] = kept
     ctx["mean"], ctx["std"] = channel_stats(ctx["train"][0])
     real = ctx["train"]
     classical = classical_augment(*real, a.classical_factor, a.seed, a.classical_policy)

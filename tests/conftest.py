@@ -9,6 +9,10 @@ from pathlib import Path
 
 import pytest
 
+# On a small, shared CPU, OpenMP threads that spin-wait for each other made the classifier tests 3x
+# slower (measured: 209 s vs 67 s). It must be set before torch loads; subprocesses inherit it.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
