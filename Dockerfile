@@ -24,7 +24,8 @@ WORKDIR /opt/blendaug
 COPY requirements.txt .
 RUN pip install -r requirements.txt
 COPY . .
-RUN pip install --no-deps . \
+# Editable, so that the shipped configs/ stay next to the code.
+RUN pip install --no-deps -e . \
     && python -c "import detection.yolo as y; y.prepare_offline()" \
     && useradd --create-home --uid 1000 blendaug \
     && mkdir -p /data /runs \

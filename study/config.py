@@ -189,8 +189,10 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         ConfigError: naming the file and key, with a suggestion for unknown keys.
     """
     path = Path(path) if path else DEFAULT_CONFIG
-    if not path.is_file() and (CONFIG_DIR / path).is_file():
-        path = CONFIG_DIR / path
+    # `configs/quick.yaml` or `quick.yaml` also name the shipped configs from any working directory.
+    for candidate in (CONFIG_DIR.parent / path, CONFIG_DIR / path):
+        if not path.is_file() and not path.is_absolute() and candidate.is_file():
+            path = candidate
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
     try:

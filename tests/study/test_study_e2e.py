@@ -1,0 +1,134 @@
+"""The whole study end to end, as users run it (subprocesses): smoke config, report, kill/resume.
+
+These train real GANs, YOLO and classifiers on tiny data, so they sit in the slow suite (CI runs it).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+# Smaller than smoke.yaml: enough to exercise every stage, quick enough to run three times.
+MICRO = ["dataset.toyworld.images=8", "dataset.toyworld.size=128", "gan.epochs=1", "gan.snapshots=[1]",
+         "gan.score_n=10", "synthetic.samples_per_class=10", "detection.epochs=1", "detection.imgsz=128",
+         "classification.epochs=1"]
+
+
+def _env(tmp: Path) -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    env["YOLO_CONFIG_DIR"] = str(tmp / "yolo_config")
+    return env
+
+
+def study(tmp: Path, out: Path, *overrides: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "study.cli", "study", str(REPO / "configs" / "smoke.yaml"), *overrides,
+           "--out", str(out)]
+    return subprocess.run(cmd, cwd=tmp, env=_env(tmp), capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory) -> Path:
+    tmp = tmp_path_factory.mktemp("smoke")
+    proc = study(tmp, tmp / "run")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return tmp / "run"
+
+
+def test_smoke_results_cover_every_arm_and_seed(smoke_run):
+    results = pd.read_csv(smoke_run / "results.csv")
+    assert list(results.columns) == ["arm", "seed", "task", "metric", "value"]
+    for task in ("detection", "classification"):
+        got = set(map(tuple, results[results.task == task][["arm", "seed"]].drop_duplicates().to_numpy()))
+        assert got == {(a, s) for a in ("baseline", "blended_mixed") for s in (0, 1)}
+    maps = results[results.metric == "map50"]["value"]
+    assert maps.between(0, 1).all()
+    summary = pd.read_csv(smoke_run / "summary.csv")
+    assert {"mean", "sd", "rel_change_pct", "ci_low", "ci_high", "p_images"} <= set(summary.columns)
+    for name in ("report.md", "report.html", "config.yaml", "environment.json"):
+        assert (smoke_run / name).is_file()
+    md = (smoke_run / "report.md").read_text()
+    for heading in ("## Results", "## Paired statistics", "## GAN quality", "## Composite examples",
+                    "## Training", "## Environment"):
+        assert heading in md
+    for ref in [line.split("](")[1].rstrip(")") for line in md.splitlines() if line.startswith("![")]:
+        assert (smoke_run / ref).is_file(), ref
+
+
+def test_report_html_opens_offline_in_chromium(smoke_run):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("Debian's chromium is not installed")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        page = browser.new_page()
+        requests = []
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto((smoke_run / "report.html").as_uri(), wait_until="load")
+        n_images = page.evaluate("document.images.length")
+        loaded = page.evaluate("Array.from(document.images).filter(i => i.complete && i.naturalWidth > 0).length")
+        table_rows = page.evaluate("document.querySelectorAll('#results tbody tr').length")
+        browser.close()
+    assert n_images >= 5 and loaded == n_images
+    assert table_rows >= 2
+    assert all(u.startswith(("file:", "data:")) for u in requests), "the report must not fetch anything"
+
+
+def test_report_command_rebuilds_the_same_results(smoke_run, tmp_path):
+    before = (smoke_run / "results.csv").read_text()
+    (smoke_run / "report.html").unlink()
+    proc = subprocess.run([sys.executable, "-m", "study.cli", "report", str(smoke_run)], cwd=tmp_path,
+                          env=_env(tmp_path), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert (smoke_run / "report.html").is_file() and (smoke_run / "results.csv").read_text() == before
+
+
+def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
+    clean = study(tmp_path, tmp_path / "clean", *MICRO)
+    assert clean.returncode == 0, clean.stderr[-3000:]
+
+    killed_out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "study.cli", "study", str(REPO / "configs" / "smoke.yaml"), *MICRO,
+           "--out", str(killed_out)]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=_env(tmp_path), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    marker = killed_out / "detect" / "baseline" / "seed0" / ".step.json"
+    deadline = time.time() + 600
+    while not marker.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.2)
+    assert proc.poll() is None, "the study finished before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (killed_out / "results.csv").exists()
+
+    resumed = study(tmp_path, killed_out, *MICRO)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "[data] skipped (done)" in resumed.stdout
+    assert "[detect] baseline seed0 skipped (done)" in resumed.stdout
+    a = pd.read_csv(tmp_path / "clean" / "results.csv")
+    b = pd.read_csv(killed_out / "results.csv")
+    pd.testing.assert_frame_equal(a, b)
+
+    # Changing one arm's settings reruns that arm's work only.
+    changed = study(tmp_path, killed_out, *MICRO, "synthetic.copies=2")
+    assert changed.returncode == 0, changed.stderr[-3000:]
+    out = changed.stdout
+    for done in ("[data] skipped", "[crops] skipped", "[gan] cdcgan skipped", "[detect] baseline seed0 skipped",
+                 "[classify] baseline seed1 skipped"):
+        assert done in out, out
+    assert "[composite] blended_mixed done" in out and "[detect] blended_mixed seed0 done" in out
