@@ -26,13 +26,14 @@ RUN pip install -r requirements.txt
 COPY . .
 # Editable, so that the shipped configs/ stay next to the code.
 RUN pip install --no-deps -e . \
-    && python -c "import detection.yolo as y; y.prepare_offline()" \
+    && python -c "from detection.yolo import ultralytics; ultralytics()" \
     && useradd --create-home --uid 1000 blendaug \
     && mkdir -p /data /runs \
     && chmod -R a+rwX /runs "$YOLO_CONFIG_DIR"
 
-USER blendaug
+USER 1000:1000
 VOLUME ["/data", "/runs"]
-WORKDIR /runs
+# `blendaug study` writes runs/<config name>, which lands in the /runs volume.
+WORKDIR /
 ENTRYPOINT ["blendaug"]
 CMD ["study"]
