@@ -2,9 +2,11 @@
 # The torch wheels carry the CUDA runtime, so the host needs only the NVIDIA driver + container toolkit.
 FROM python:3.11-slim
 
-# Local wheel mirrors (CI) or a torch CUDA variant index, e.g. https://download.pytorch.org/whl/cu126
+# Local wheel mirrors (CI uses them to install torch without a big download).
 ARG PIP_EXTRA_INDEX_URL=""
 ARG PIP_TRUSTED_HOST=""
+# Another torch CUDA variant for older drivers, e.g. https://download.pytorch.org/whl/cu126 (empty: PyPI's build).
+ARG TORCH_INDEX_URL=""
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -22,7 +24,10 @@ RUN apt-get update \
 
 WORKDIR /opt/blendaug
 COPY requirements.txt .
-RUN pip install -r requirements.txt
+RUN if [ -n "$TORCH_INDEX_URL" ]; then \
+      pip install --index-url "$TORCH_INDEX_URL" torch==2.14.1 torchvision==0.29.1; \
+    fi \
+    && pip install -r requirements.txt
 COPY . .
 # Editable, so that the shipped configs/ stay next to the code.
 RUN pip install --no-deps -e . \

@@ -21,7 +21,7 @@ from tests.conftest import REPO
 pytestmark = pytest.mark.slow
 
 # Smaller than smoke.yaml: enough to exercise every stage, quick enough to run three times.
-MICRO = ["dataset.toyworld.images=8", "dataset.toyworld.size=128", "gan.epochs=1", "gan.snapshots=[1]",
+MICRO = ["dataset.toyworld.images=12", "dataset.toyworld.size=128", "gan.epochs=1", "gan.snapshots=[1]",
          "gan.score_n=10", "synthetic.samples_per_class=10", "detection.epochs=1", "detection.imgsz=128",
          "classification.epochs=1"]
 
