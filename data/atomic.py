@@ -51,6 +51,7 @@ def atomic_dir(out: str | os.PathLike, overwrite: bool = False) -> Iterator[Path
     out.parent.mkdir(parents=True, exist_ok=True)
     clean_stale_tmp(out)
     tmp = Path(tempfile.mkdtemp(prefix=_tmp_sibling_prefix(out), dir=out.parent))
+    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it 0700; the final folder gets the usual mode
     try:
         yield tmp
     except BaseException:
@@ -72,6 +73,8 @@ def atomic_write_bytes(path: str | os.PathLike, payload: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=_tmp_sibling_prefix(path), dir=path.parent)
     try:
+        # mkstemp makes the file 0600; give it the mode a plain open() would (0666 minus the umask).
+        os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             f.write(payload)
             f.flush()
@@ -80,6 +83,12 @@ def atomic_write_bytes(path: str | os.PathLike, payload: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
