@@ -47,6 +47,7 @@ def score(
     ssim_fakes: int = typer.Option(64, "--ssim-fakes", min=1, help="Generated crops per class checked by SSIM."),
     tstr: bool = typer.Option(True, "--tstr/--no-tstr", help="Train on synthetic, test on real."),
     feature_epochs: int = typer.Option(30, "--feature-epochs", min=1, help="Epochs of the feature classifier."),
+    feature_size: int = typer.Option(32, "--feature-size", min=16, help="Input side of the feature classifier."),
     image_size: int | None = typer.Option(
         None, "--image-size", min=16, help="Side crops are resized to for scoring [the run's image size]."
     ),
@@ -70,7 +71,7 @@ def score(
     cfg = ScoreConfig(
         n=n, seed=seed, k=k, ssim_reals=ssim_reals, ssim_fakes=ssim_fakes, tstr=tstr,
         image_size=image_size, split=split,
-        classifier=ClassifierConfig(epochs=feature_epochs),
+        classifier=ClassifierConfig(image_size=feature_size, epochs=feature_epochs),
     )  # fmt: skip
     table = score_run(run, real, cfg, features=features, store=features_weights, inception=inception,
                       device=resolve_device(device), log=lambda m: typer.echo(m, err=True))  # fmt: skip

@@ -12,6 +12,7 @@ term ``<embed(y), pooled features>`` (``projection``, Miyato & Koyama 2018; cWGA
 from __future__ import annotations
 
 from collections.abc import Callable
+from copy import deepcopy
 
 import torch
 from torch import nn
@@ -111,3 +112,27 @@ def init_weights(model: nn.Module, gen: torch.Generator) -> None:
             nn.init.zeros_(m.bias)
         elif isinstance(m, nn.Embedding):
             nn.init.normal_(m.weight, 0.0, 0.02 if name == "project" else 1.0, generator=gen)
+
+
+@torch.no_grad()
+def calibrated_copy(g: Generator, gen: torch.Generator, batches: int = 8, batch: int = 64) -> Generator:
+    """An eval-mode copy of ``g`` whose batch-norm statistics are exact averages over fresh noise.
+
+    During training the running statistics trail the weights (momentum 0.1, starting from mean 0 and
+    variance 1), so an early snapshot in eval mode would draw near-constant grey images. Snapshots and
+    grids therefore re-estimate them: cumulative averages over ``batches`` batches of noise (and random
+    classes), drawn from ``gen``. The training generator is left untouched.
+    """
+    device = next(g.parameters()).device
+    copy = deepcopy(g).train()
+    norms = [m for m in copy.modules() if isinstance(m, nn.BatchNorm2d)]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative moving average: the plain mean over the batches below
+    for _ in range(batches):
+        z = torch.randn(batch, g.nz, generator=gen).to(device)  # batch x nz
+        y = torch.randint(0, g.n_classes, (batch,), generator=gen).to(device) if g.n_classes else None
+        copy(z, y)
+    for m in norms:
+        m.momentum = 0.1
+    return copy.eval()

@@ -26,7 +26,7 @@ from data.errors import ConfigError, DataError, Warnings
 from data.imageio import encode_image
 from gan.data import Crops, load_crops, to_tensor, to_uint8
 from gan.diffaugment import parse_policy
-from gan.models import n_doublings
+from gan.models import Generator, calibrated_copy, n_doublings
 from gan.registry import get_arch
 from gan.snapshots import ALL, RUN_FILE, load_state, read_run_info, save_state, snapshot_dir, units_of, write_run_info
 from gan.step import GanPair, StepConfig, train_step
@@ -104,7 +104,7 @@ def _validate(cfg: TrainConfig) -> None:
 
 
 def unit_seed(seed: int, unit_index: int, stream: int = 0) -> int:
-    """Independent seeds per unit and purpose (0: training, 1: grid noise) from the run seed."""
+    """Independent seeds per unit and purpose (0: training, 1: grid noise, 2: BN calibration) from the run seed."""
     return int(np.random.SeedSequence([seed, unit_index, stream]).generate_state(1)[0])
 
 
@@ -145,12 +145,10 @@ class _Unit:
     n_classes: int = 0  # > 0 for the conditional unit
 
 
-def _save_grid(pair: GanPair, path: Path, z: torch.Tensor, y: torch.Tensor | None) -> None:
+def _save_grid(g: Generator, path: Path, z: torch.Tensor, y: torch.Tensor | None) -> None:
     """A PNG grid of 8 crops a row (a row per class for conditional models) from fixed noise."""
-    pair.g.eval()
     with torch.no_grad():
-        images = pair.g(z, y)  # (rows * 8) x 3 x S x S
-    pair.g.train()
+        images = g(z, y)  # (rows * 8) x 3 x S x S
     grid = make_grid(images.float(), nrow=GRID_PER_CLASS, padding=2, pad_value=-1.0)
     atomic_write_bytes(path, encode_image(to_uint8(grid[None])[0], ".png"))
 
@@ -182,7 +180,7 @@ def train_unit(
     )
     ckpt, start, step = out / "checkpoints" / f"{unit.name}.pt", 0, 0
     if ckpt.is_file():
-        state = load_state(ckpt, device)
+        state = load_state(ckpt, "cpu")  # the RNG state must stay on CPU; load_state_dict moves the rest
         try:
             pair.load_state_dict(state["pair"])
             gen.set_state(state["rng"])
@@ -223,8 +221,9 @@ def train_unit(
         save_state(ckpt, {"pair": pair.state_dict(), "rng": gen.get_state(), "epoch": epoch, "step": step})
         if epoch in snaps:
             snap = snapshot_dir(out, epoch)
-            save_state(snap / f"{unit.name}.pt", pair.g.state_dict())
-            _save_grid(pair, snap / f"{unit.name}.png", grid_z, grid_y)
+            g_eval = calibrated_copy(pair.g, torch.Generator().manual_seed(unit_seed(cfg.seed, unit.index, 2)))
+            save_state(snap / f"{unit.name}.pt", g_eval.state_dict())
+            _save_grid(g_eval, snap / f"{unit.name}.png", grid_z, grid_y)
         # One host sync per epoch, for the progress bar.
         bar.set_postfix(d=f"{d_sum.item() / (n // batch):.3f}", g=f"{g_sum.item() / g_count:.3f}" if g_count else "-")
         bar.update(1)

@@ -50,7 +50,10 @@ class ScoreConfig:
     tstr: bool = True  # (bool) run "train on synthetic, test on real"
     image_size: int | None = None  # (int) side all crops are resized to for scoring; None = the run's image size
     split: str = "train"  # (str) real crops of this split of index.csv ("all" = every crop), as in training
-    classifier: ClassifierConfig = field(default_factory=ClassifierConfig)  # feature classifier settings
+    # Feature classifier settings. It sees crops at 32 x 32 (antialiased) by default: at 64 x 64 its features react
+    # so strongly to the high-frequency noise of young GANs that a flat grey snapshot beat a structured but noisy
+    # one (measured on toyworld and vehicle crops; see gan/quality/README.md).
+    classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
     rule: TierRule = field(default_factory=TierRule)  # tier guards
 
 
@@ -182,8 +185,7 @@ def score_run(
     if not snapshots:
         raise DataError(f"{run_dir}: no snapshots to score (train first)")
     size = cfg.image_size or int(info["image_size"])
-    # One size for everything: the real crops, the fakes, SSIM and both classifiers.
-    cfg = replace(cfg, image_size=size, classifier=replace(cfg.classifier, image_size=size))
+    cfg = replace(cfg, image_size=size)  # the classifiers resize again, to their own input size
     real = read_real_crops(crops_dir, size, cfg.split)
     missing = sorted({c for s in snapshots for c in s.classes} - set(real.class_names))
     if missing:

@@ -14,7 +14,9 @@ The rule, applied to each class separately (the ``all`` rows form a group of the
    - a row whose FID is more than ``fid_ratio`` (default 2) times the best FID of its group is
      never ``high`` (it becomes ``mid``);
    - a row whose coverage is below ``min_coverage`` (default 0.05: it covers almost none of the
-     real crops) is ``low``.
+     real crops) is never ``high`` either (it becomes ``mid``).
+
+   So a run whose snapshots all cover almost none of the real crops has no ``high`` tier.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ class TierRule:
     """Thresholds of the absolute guards."""
 
     fid_ratio: float = 2.0  # (float) FID above this many times the group's best is never high
-    min_coverage: float = 0.05  # (float) coverage below this is always low
+    min_coverage: float = 0.05  # (float) coverage below this is never high
 
 
 def _finite(x: object) -> bool:
@@ -72,11 +74,10 @@ def _group_tiers(group: pd.DataFrame, rule: TierRule) -> pd.Series:
     for i, key in keys.items():
         position = sum(other < key for other in keys.values())
         tier = rank_tier(position, n)
-        if tier == "high" and key[0] > rule.fid_ratio * best_fid:
-            tier = "mid"
         cov = group.at[i, "coverage"]
-        if _finite(cov) and cov < rule.min_coverage:
-            tier = "low"
+        too_far = key[0] > rule.fid_ratio * best_fid
+        if tier == "high" and (too_far or (_finite(cov) and cov < rule.min_coverage)):
+            tier = "mid"
         tiers[i] = tier
     return tiers
 

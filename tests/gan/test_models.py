@@ -11,6 +11,7 @@ from torch import nn
 from data.errors import ConfigError
 from gan.diffaugment import AUGMENT_FNS, contrast, cutout, diff_augment, parse_policy, saturation, translation
 from gan.losses import bce_d_loss, bce_g_loss, gradient_penalty, wgan_d_loss, wgan_g_loss
+from gan.models import calibrated_copy
 from gan.registry import GAN_ARCHS, get_arch
 
 
@@ -148,3 +149,19 @@ def test_gradient_penalty_of_a_linear_critic():
     assert gradient_penalty(Linear(), real, fake, None, gen()).item() == pytest.approx(0.0, abs=1e-6)
     w = w * 3
     assert gradient_penalty(Linear(), real, fake, None, gen()).item() == pytest.approx(40.0, rel=1e-5)
+
+
+def test_calibrated_copy_fixes_trailing_batch_norm_statistics():
+    g, _ = get_arch("cdcgan").build(32, n_classes=3, gen=gen(), nz=16, width=8)
+    z, y = torch.randn(64, 16, generator=gen(1)), torch.randint(0, 3, (64,), generator=gen(2))
+    with torch.no_grad():
+        train_std = g.train()(z, y).std()
+        raw_eval_std = g.eval()(z, y).std()  # running stats still near mean 0 / var 1: near-constant output
+        before = {k: v.clone() for k, v in g.state_dict().items()}
+        calibrated = calibrated_copy(g, gen(3))
+        cal_std = calibrated(z, y).std()
+    assert raw_eval_std < 0.2 * train_std and 0.5 * train_std < cal_std < 2 * train_std
+    assert not calibrated.training and all(torch.equal(before[k], v) for k, v in g.state_dict().items())
+    again = calibrated_copy(g, gen(3))
+    pairs = zip(calibrated.state_dict().values(), again.state_dict().values(), strict=True)
+    assert all(torch.equal(a, b) for a, b in pairs)

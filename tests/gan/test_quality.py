@@ -200,7 +200,8 @@ def test_tier_guards():
     # 25 > 2 x 10: ranked high (2 of 4 are high) but demoted to mid.
     assert list(assign_tiers(table([10.0, 25.0, 30.0, 40.0]))) == ["high", "mid", "mid", "low"]
     assert list(assign_tiers(table([10.0, 19.0, 30.0, 40.0]))) == ["high", "high", "mid", "low"]
-    assert list(assign_tiers(table([50.0], coverage=[0.01]))) == ["low"]
+    assert list(assign_tiers(table([50.0], coverage=[0.01]))) == ["mid"]
+    assert list(assign_tiers(table([10.0, 20.0, 30.0], coverage=[0.01, 0.5, 0.5]))) == ["mid", "mid", "low"]
     assert list(assign_tiers(table([50.0], coverage=[0.01]), TierRule(min_coverage=0.0))) == ["high"]
     assert list(assign_tiers(table([10.0, 25.0]), TierRule(fid_ratio=3.0))) == ["high", "low"]
 
@@ -208,7 +209,7 @@ def test_tier_guards():
 def test_tiers_of_integer_columns():
     # Read back from CSV, a column of zeros is int64: the coverage guard still applies.
     t = table([10.0, 20.0]).astype({"coverage": "int64"})
-    assert t["coverage"].dtype == "int64" and list(assign_tiers(t)) == ["low", "low"]
+    assert t["coverage"].dtype == "int64" and list(assign_tiers(t)) == ["mid", "low"]
 
 
 def test_tiers_nan_fid_is_low_and_classes_are_separate():
