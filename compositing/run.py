@@ -34,7 +34,7 @@ from data.atomic import atomic_dir
 from data.errors import ConfigError, DataError, Warnings
 from data.imageio import encode_image, load_image_rgb
 from data.model import ImageRecord
-from data.yolo import data_yaml_text, format_label_lines, read_yolo
+from data.yolo import data_yaml_text, read_yolo, write_record
 
 COPY_TAG = "__cp"
 
@@ -53,19 +53,7 @@ def composite_rel_path(rel_path: Path, copy: int) -> Path:
 
 
 def _write_record(out: Path, rec: ImageRecord, image_bytes: bytes | None = None) -> None:
-    rel = Path(rec.split) / rec.rel_path
-    dst = out / "images" / rel
-    if image_bytes is not None:
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        dst.write_bytes(image_bytes)
-    elif rec.data is not None and not rec.path.is_file():
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        dst.write_bytes(rec.data)
-    else:
-        link_or_symlink(rec.path, dst)
-    lbl = out / "labels" / rel.with_suffix(".txt")
-    lbl.parent.mkdir(parents=True, exist_ok=True)
-    lbl.write_text(format_label_lines(rec), encoding="utf-8")
+    write_record(out, rec, image_bytes, link=link_or_symlink)
 
 
 class _Job:

@@ -7,8 +7,10 @@ orientation is applied, so the size we report is the size a viewer (and ultralyt
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -39,23 +41,34 @@ def is_image_file(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES
 
 
-def _open(source: str | os.PathLike | bytes, name: str) -> Image.Image:
+@contextlib.contextmanager
+def _readable(name: str) -> Iterator[None]:
+    """Turn Pillow's many ways of failing on a bad file into one DataError naming it."""
     try:
-        if isinstance(source, bytes):
-            if not source:
-                raise DataError(f"{name}: empty image data")
-            img = Image.open(io.BytesIO(source))
-        else:
-            if os.path.getsize(source) == 0:
-                raise DataError(f"{name}: zero-byte image file")
-            img = Image.open(source)
-        img.load()
+        yield
     except DataError:
         raise
     except FileNotFoundError as e:
         raise DataError(f"{name}: image file not found") from e
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise DataError(f"{name}: not a readable image ({type(e).__name__}: {e})") from e
+
+
+def _reopen(source: str | os.PathLike | bytes, name: str) -> Image.Image:
+    """``Image.open`` on a path or bytes, refusing empty input up front."""
+    if isinstance(source, bytes):
+        if not source:
+            raise DataError(f"{name}: empty image data")
+        return Image.open(io.BytesIO(source))
+    if os.path.getsize(source) == 0:
+        raise DataError(f"{name}: zero-byte image file")
+    return Image.open(source)
+
+
+def _open(source: str | os.PathLike | bytes, name: str) -> Image.Image:
+    with _readable(name):
+        img = _reopen(source, name)
+        img.load()
     return img
 
 
@@ -104,24 +117,12 @@ def image_size(source: str | os.PathLike | bytes, name: str | None = None) -> tu
         DataError: the file is missing, empty or not an image.
     """
     name = name or str(source)
-    try:
-        if not isinstance(source, bytes) and os.path.getsize(source) == 0:
-            raise DataError(f"{name}: zero-byte image file")
-
-        def reopen() -> Image.Image:
-            return Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
-
+    with _readable(name):
         # verify() catches corrupt files without a full decode, but must come straight after open().
-        reopen().verify()
-        img = reopen()
+        _reopen(source, name).verify()
+        img = _reopen(source, name)
         width, height = img.size
         orientation = img.getexif().get(0x0112, 1)
-    except DataError:
-        raise
-    except FileNotFoundError as e:
-        raise DataError(f"{name}: image file not found") from e
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise DataError(f"{name}: not a readable image ({type(e).__name__}: {e})") from e
     # Orientations 5-8 swap width and height (rotations by 90 or 270 degrees).
     return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
 

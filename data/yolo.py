@@ -9,6 +9,7 @@ its bounding box, as ultralytics does. A missing label file means an image with 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -285,6 +286,26 @@ def data_yaml_text(out: Path, names: list[str], splits: list[str]) -> str:
     return yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True)
 
 
+def write_record(out: Path, rec: ImageRecord, image_bytes: bytes | None = None,
+                 link: Callable[[Path, Path], None] = link_or_copy) -> None:
+    """Write one image and its label file into the YOLO folder ``out`` (``images/<split>/<rel_path>``).
+
+    The image is ``image_bytes`` when given (a new image), else the embedded data of ``rec``, else a
+    link to ``rec.path`` made by ``link``.
+    """
+    rel = Path(rec.split) / rec.rel_path
+    dst = out / "images" / rel
+    payload = image_bytes if image_bytes is not None else rec.data if not rec.path.is_file() else None
+    if payload is not None:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.write_bytes(payload)
+    else:
+        link(rec.path, dst)
+    lbl = out / "labels" / rel.with_suffix(".txt")
+    lbl.parent.mkdir(parents=True, exist_ok=True)
+    lbl.write_text(format_label_lines(rec), encoding="utf-8")
+
+
 def write_yolo(ds: Dataset, out: str | os.PathLike, overwrite: bool = False) -> Path:
     """Write ``ds`` as a YOLO folder: ``images/<split>/``, ``labels/<split>/``, ``data.yaml``.
 
@@ -305,15 +326,6 @@ def write_yolo(ds: Dataset, out: str | os.PathLike, overwrite: bool = False) -> 
         targets[target] = rec.path
     with atomic_dir(out, overwrite=overwrite) as tmp:
         for rec in ds.images:
-            rel = Path(rec.split) / rec.rel_path
-            dst = tmp / "images" / rel
-            if rec.data is not None and not rec.path.is_file():
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                dst.write_bytes(rec.data)
-            else:
-                link_or_copy(rec.path, dst)
-            lbl = tmp / "labels" / rel.with_suffix(".txt")
-            lbl.parent.mkdir(parents=True, exist_ok=True)
-            lbl.write_text(format_label_lines(rec), encoding="utf-8")
+            write_record(tmp, rec)
         (tmp / "data.yaml").write_text(data_yaml_text(out, ds.names, ds.splits_present()), encoding="utf-8")
     return out / "data.yaml"
