@@ -201,6 +201,8 @@ def load_checkpoint(path: Path) -> dict:
     if not path.is_file():
         raise DataError(f"{path}: weights file not found")
     try:
+        # An ultralytics checkpoint pickles the whole nn.Module, which weights_only=True refuses; ultralytics
+        # unpickles it the same way when it loads it. So only give blendaug checkpoints you trust.
         ckpt = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as e:  # torch raises many types for a bad file (pickle, zip, EOF, runtime)
         raise DataError(f"{path}: not a YOLO checkpoint (torch.load failed: {type(e).__name__})") from None
