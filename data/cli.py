@@ -15,6 +15,11 @@ from data.errors import ConfigError, Warnings
 app = typer.Typer(add_completion=False, no_args_is_help=True)
 
 FORMAT_HELP = "Input format: auto, yolo, labelme or coco."
+# Options several commands share (typer reads them as metadata, so one object serves every command).
+FORMAT_OPTION = typer.Option("auto", "--format", help=FORMAT_HELP)
+NAMES_OPTION = typer.Option(None, "--names", help="Class names in id order, comma-separated (default: from SRC).")
+SKIP_BAD_OPTION = typer.Option(False, "--skip-bad", help="Skip bad label lines and images with a counted warning.")
+OVERWRITE_OPTION = typer.Option(False, "--overwrite", help="Replace OUT if it exists.")
 
 
 def _names(value: str | None) -> list[str] | None:
@@ -42,10 +47,10 @@ def _summary(ds) -> str:
 def import_(
     src: Path = typer.Argument(..., help="Dataset to import: YOLO folder or data.yaml, labelme folder, COCO JSON."),
     out: Path = typer.Argument(..., help="Output YOLO dataset folder."),
-    fmt: str = typer.Option("auto", "--format", help=FORMAT_HELP),
-    names: str = typer.Option(None, "--names", help="Class names in id order, comma-separated (default: from SRC)."),
-    skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip bad label lines and images with a counted warning."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it exists."),
+    fmt: str = FORMAT_OPTION,
+    names: str = NAMES_OPTION,
+    skip_bad: bool = SKIP_BAD_OPTION,
+    overwrite: bool = OVERWRITE_OPTION,
 ) -> None:
     """Import labeled images into a YOLO dataset folder with data.yaml."""
     from data.yolo import write_yolo
@@ -63,8 +68,8 @@ def export(
     out: Path = typer.Argument(..., help="Output folder."),
     fmt: str = typer.Option("yolo", "--format", help="Output format: yolo or coco."),
     in_fmt: str = typer.Option("auto", "--from", help=FORMAT_HELP),
-    names: str = typer.Option(None, "--names", help="Class names in id order, comma-separated (default: from SRC)."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it exists."),
+    names: str = NAMES_OPTION,
+    overwrite: bool = OVERWRITE_OPTION,
 ) -> None:
     """Export a dataset as a YOLO folder (data.yaml) or COCO JSON."""
     from data.io import WRITERS
@@ -88,10 +93,10 @@ def split(
     group: str = typer.Option(None, "--group", help="Regex; file names with the same first group stay together."),
     train_size: int = typer.Option(None, "--train-size", help="Subsample train to N images (val/test untouched)."),
     train_per_class: int = typer.Option(None, "--train-per-class", help="Subsample train to about N images per class."),
-    fmt: str = typer.Option("auto", "--format", help=FORMAT_HELP),
-    names: str = typer.Option(None, "--names", help="Class names in id order, comma-separated (default: from SRC)."),
-    skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip bad label lines and images with a counted warning."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it exists."),
+    fmt: str = FORMAT_OPTION,
+    names: str = NAMES_OPTION,
+    skip_bad: bool = SKIP_BAD_OPTION,
+    overwrite: bool = OVERWRITE_OPTION,
 ) -> None:
     """Split a dataset into train/val/test, seeded, keeping groups (video clips) together."""
     from data.split import split_dataset
@@ -116,9 +121,9 @@ def crops(
     min_px: int = typer.Option(8, "--min-px", help="Skip boxes whose shorter side is below this many pixels."),
     fit: str = typer.Option("letterbox", "--fit", help="letterbox (keep aspect, pad) or square (square context)."),
     allow_test: bool = typer.Option(False, "--allow-test", help="Allow cropping the test split (leaks test data)."),
-    fmt: str = typer.Option("auto", "--format", help=FORMAT_HELP),
-    names: str = typer.Option(None, "--names", help="Class names in id order, comma-separated (default: from SRC)."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it exists."),
+    fmt: str = FORMAT_OPTION,
+    names: str = NAMES_OPTION,
+    overwrite: bool = OVERWRITE_OPTION,
 ) -> None:
     """Extract object crops, one folder per class, from the train split only."""
     from data.crops import extract_crops
@@ -137,7 +142,7 @@ def toyworld(
     images: int = typer.Option(200, "--images", help="Number of images."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
     size: int = typer.Option(640, "--size", help="Image side in pixels."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it exists."),
+    overwrite: bool = OVERWRITE_OPTION,
 ) -> None:
     """Generate toyworld: procedural top-down aerial scenes with cars, vans and trucks (offline, free)."""
     from data.toyworld import ToyworldConfig, generate_toyworld
@@ -151,8 +156,8 @@ def toyworld(
 @app.command("stats")
 def stats(
     dataset: Path = typer.Argument(..., help="Dataset to describe."),
-    fmt: str = typer.Option("auto", "--format", help=FORMAT_HELP),
-    names: str = typer.Option(None, "--names", help="Class names in id order, comma-separated (default: from SRC)."),
+    fmt: str = FORMAT_OPTION,
+    names: str = NAMES_OPTION,
 ) -> None:
     """Images and boxes per class and split, and box width/height percentiles."""
     from data.stats import dataset_stats, format_stats

@@ -25,13 +25,7 @@ from gan.quality.tiers import TierRule, assign_tiers, rank_tier
 TINY = ClassifierConfig(image_size=16, width=8, num_features=16, epochs=10, batch=16)
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny networks: one thread is faster than several on a shared CPU (see gan/cli_score.py --threads)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def pts(*xy: tuple[float, float]) -> np.ndarray:

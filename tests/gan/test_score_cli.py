@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from data.errors import DataError
 from data.imageio import save_image
@@ -21,13 +20,7 @@ CFG = ScoreConfig(n=16, seed=1, ssim_fakes=4, ssim_reals=4, classifier=Classifie
 FAST = ["--n", "16", "--feature-epochs", "2", "--image-size", "32", "--ssim-fakes", "4", "--ssim-reals", "4"]
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny networks: one thread is faster than several on a shared CPU (as `gan score --threads 1`)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def make_crops(root, classes=("red", "blue"), n=12, size=32, seed=0):
