@@ -44,7 +44,7 @@ def alpha_composite(dst: np.ndarray, obj: np.ndarray, alpha: np.ndarray) -> np.n
 
 def blend_none(dst, obj, mask, rng):
     """Hard paste: the object's pixels where ``mask > 0.5``, unchanged."""
-    return np.where(hard(mask)[:, :, None], obj, dst)
+    return cv2.copyTo(np.ascontiguousarray(obj), hard(mask).view(np.uint8), dst.copy())
 
 
 def blend_gaussian(dst, obj, mask, rng):

@@ -197,14 +197,17 @@ def compose_image(
         name: the background's name, for warning messages.
         out: a buffer shaped like ``background`` to composite into (the result's ``image`` is then
             this buffer). Reusing one buffer avoids a fresh full-image allocation per composite,
-            whose page faults cost more than the copy itself.
+            whose page faults cost more than the copy itself. ``out=background`` composites in
+            place, with no copy at all, for a caller that needs the background only once.
 
     Returns:
         the composite, its labels and a record of each paste.
     """
     warnings = warnings if warnings is not None else Warnings()
     modes, modifiers = parse_blend(cfg.blend)
-    if out is not None and out.shape == background.shape and out.dtype == background.dtype:
+    if out is background:
+        image = background if background.flags.writeable else background.copy()
+    elif out is not None and out.shape == background.shape and out.dtype == background.dtype:
         np.copyto(out, background)
         image = out
     else:

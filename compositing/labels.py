@@ -38,6 +38,13 @@ def visible_fraction(box_xyxy_px: np.ndarray, masks: list[PasteMask], image_wh: 
     return 1.0 if cover is None else 1.0 - float(cover.sum()) / cover.size
 
 
+def _touches(box: list[float], extents: list[tuple[int, int, int, int]]) -> bool:
+    """Whether the box's pixel span overlaps any paste extent (a superset of "a paste covers one of its pixels")."""
+    x1, x2 = _pixel_span(box[0], box[2])
+    y1, y2 = _pixel_span(box[1], box[3])
+    return any(ex1 < x2 and ex2 > x1 and ey1 < y2 and ey2 > y1 for ex1, ey1, ex2, ey2 in extents)
+
+
 def merge_labels(
     bg_boxes_xyxy_px: np.ndarray,
     bg_class_ids: np.ndarray,
@@ -59,9 +66,15 @@ def merge_labels(
     """
     bg = np.asarray(bg_boxes_xyxy_px, np.float64).reshape(-1, 4)
     pb = np.asarray(paste_boxes_xyxy_px, np.float64).reshape(-1, 4)
-    bg_kept = np.array([visible_fraction(b, paste_masks, image_wh) >= min_visible for b in bg], dtype=bool)
-    paste_kept = np.array([visible_fraction(b, paste_masks[j + 1:], image_wh) >= min_visible
-                           for j, b in enumerate(pb)], dtype=bool)
+    # Only a box that touches a paste's extent can lose pixels: count pixels for those alone (plain
+    # Python for the cheap test: a composite has a handful of boxes, where numpy's per-call cost dominates).
+    extents = [(x, y, x + m.shape[1], y + m.shape[0]) for x, y, m in paste_masks]
+    bg_kept = np.array([not _touches(b, extents) or visible_fraction(b, paste_masks, image_wh) >= min_visible
+                        for b in bg.tolist()], dtype=bool)
+    # A pasted box is covered only by the pastes after it.
+    paste_kept = np.array([not _touches(b, extents[j + 1:])
+                           or visible_fraction(b, paste_masks[j + 1:], image_wh) >= min_visible
+                           for j, b in enumerate(pb.tolist())], dtype=bool)
     boxes = np.concatenate([bg[bg_kept], pb[paste_kept]]).reshape(-1, 4)
     bg_ids, paste_ids = np.asarray(bg_class_ids, np.int64), np.asarray(paste_class_ids, np.int64)
     ids = np.concatenate([bg_ids[bg_kept], paste_ids[paste_kept]])

@@ -179,6 +179,24 @@ def ioa(box: np.ndarray, others: np.ndarray) -> np.ndarray:
     return np.where(smaller > 0, inter / np.maximum(smaller, 1e-12), 0.0)
 
 
+def _overlaps(box: tuple[float, float, float, float], others: list[list[float]], max_overlap: float) -> bool:
+    """Whether ``box`` has an intersection over the smaller area above ``max_overlap`` with any of ``others``.
+
+    The same test as ``ioa(box, others).max() > max_overlap``, in plain Python: placement tries it
+    for every candidate position against a handful of boxes, where numpy's per-call cost dominates.
+    """
+    x1, y1, x2, y2 = box
+    area = (x2 - x1) * (y2 - y1)
+    for ox1, oy1, ox2, oy2 in others:
+        iw, ih = min(x2, ox2) - max(x1, ox1), min(y2, oy2) - max(y1, oy1)
+        if iw <= 0 or ih <= 0:
+            continue
+        smaller = min(area, (ox2 - ox1) * (oy2 - oy1))
+        if smaller > 0 and iw * ih / max(smaller, 1e-12) > max_overlap + 1e-12:
+            return True
+    return False
+
+
 @dataclass(frozen=True)
 class Placement:
     """Where an object canvas goes: its top-left corner and the label box it yields (in-image)."""
@@ -233,15 +251,17 @@ def place_object(
     if hi_x < lo_x or hi_y < lo_y:
         return None
     full_area = bw * bh
+    others = np.asarray(occupied_xyxy, dtype=np.float64).reshape(-1, 4).tolist()
     for _ in range(tries):
-        x0, y0 = (int(v) for v in rng.integers((lo_x, lo_y), (hi_x + 1, hi_y + 1)))
+        # Two scalar draws: the same numbers as one draw with array bounds, at a third of the cost.
+        x0, y0 = int(rng.integers(lo_x, hi_x + 1)), int(rng.integers(lo_y, hi_y + 1))
         if truncate > 0:
             box = visible_box(mask_hard, x0, y0, image_wh)
             if box is None or (box[2] - box[0]) * (box[3] - box[1]) < (1.0 - truncate) * full_area - 1e-9:
                 continue
         else:
             box = (x0 + bx1, y0 + by1, x0 + bx2, y0 + by2)
-        if len(occupied_xyxy) and ioa(np.asarray(box, dtype=np.float64), occupied_xyxy).max() > max_overlap + 1e-12:
+        if _overlaps(box, others, max_overlap):
             continue
         return Placement(x0, y0, box)
     return None

@@ -76,12 +76,14 @@ class _Job:
             raise DataError(f"{rec.path}: decoded size differs from the header size")
         meta: list[dict] = []
         n_pastes = n_dropped = 0
-        if self.buffer is None or self.buffer.shape != background.shape:
+        if self.copies > 1 and (self.buffer is None or self.buffer.shape != background.shape):
             self.buffer = np.empty_like(background)
         for copy in range(self.copies):
             rng = np.random.default_rng([self.seed, idx, copy])
+            # The last copy may overwrite the background itself: it is not needed afterwards.
+            out = background if copy == self.copies - 1 else self.buffer
             comp = compose_image(background, rec.boxes_xyxy_px, rec.class_ids, self.pool, self.sizes, self.cfg, rng,
-                                 warnings, name, out=self.buffer)
+                                 warnings, name, out=out)
             if not comp.pastes:
                 warnings.add("composite without any paste (not written)", f"{name} copy {copy}")
                 continue

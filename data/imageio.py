@@ -81,11 +81,11 @@ def _to_rgb8(img: Image.Image) -> np.ndarray:
         return np.ascontiguousarray(np.repeat(gray[:, :, None], 3, axis=2))
     if img.mode != "RGB":
         img = img.convert("RGB")
-    return np.ascontiguousarray(np.asarray(img, dtype=np.uint8))
+    return np.array(img, dtype=np.uint8)  # a writable copy (np.asarray would be a read-only view of bytes)
 
 
 def load_image_rgb(source: str | os.PathLike | bytes, name: str | None = None) -> np.ndarray:
-    """Load an image file (or encoded bytes) as ``uint8`` RGB ``(H, W, 3)`` with EXIF rotation applied.
+    """Load an image file (or encoded bytes) as a new, writable ``uint8`` RGB ``(H, W, 3)`` array, upright.
 
     16-bit PNGs are read with OpenCV, which keeps all 16 bits per channel (Pillow cannot for RGB).
 
@@ -105,9 +105,40 @@ def load_image_rgb(source: str | os.PathLike | bytes, name: str | None = None) -
             if orientation in _EXIF_TRANSPOSE:
                 rgb8 = np.asarray(Image.fromarray(rgb8).transpose(_EXIF_TRANSPOSE[orientation]))
             return np.ascontiguousarray(rgb8)
+    if isinstance(source, bytes) or str(source).lower().endswith((".jpg", ".jpeg")):
+        fast = _decode_jpeg(source if isinstance(source, bytes) else _read_bytes(source, name))
+        if fast is not None:
+            return fast
     img = _open(source, name)
     img = ImageOps.exif_transpose(img)
     return _to_rgb8(img)
+
+
+def _read_bytes(path: str | os.PathLike, name: str) -> bytes:
+    with _readable(name):
+        return Path(path).read_bytes()
+
+
+def _decode_jpeg(data: bytes) -> np.ndarray | None:
+    """Decode a complete, upright RGB or grayscale JPEG with OpenCV; None for anything else.
+
+    OpenCV's libjpeg-turbo decodes straight into one RGB array, about twice as fast as Pillow's
+    decode plus its copies, with the same pixels (tested). Everything it would treat differently
+    goes the Pillow way: other formats, CMYK, an EXIF rotation, and a truncated file (no end
+    marker), which OpenCV would fill with grey instead of refusing.
+    """
+    if not (data.startswith(b"\xff\xd8") and data.rstrip(b"\x00\r\n ").endswith(b"\xff\xd9")):
+        return None
+    try:
+        header = Image.open(io.BytesIO(data))
+        if header.format != "JPEG" or header.mode not in ("RGB", "L") or header.getexif().get(0x0112, 1) != 1:
+            return None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        return None
+    rgb = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR_RGB | cv2.IMREAD_IGNORE_ORIENTATION)
+    if rgb is None or (rgb.shape[1], rgb.shape[0]) != header.size:
+        return None
+    return rgb
 
 
 def image_size(source: str | os.PathLike | bytes, name: str | None = None) -> tuple[int, int]:
@@ -135,7 +166,10 @@ def encode_image(image_rgb: np.ndarray, suffix: str = ".png", jpeg_quality: int 
         params = [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)]
     elif suffix == ".png":
         params = [cv2.IMWRITE_PNG_COMPRESSION, 3]
-    ok, buf = cv2.imencode(suffix, np.ascontiguousarray(image_rgb[:, :, ::-1]), params)
+    image = np.ascontiguousarray(image_rgb)
+    # cvtColor swaps the channels several times faster than a copy of the reversed numpy view.
+    bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if image.ndim == 3 and image.shape[2] == 3 else image
+    ok, buf = cv2.imencode(suffix, bgr, params)
     if not ok:
         raise ValueError(f"OpenCV could not encode an image as {suffix}")
     return buf.tobytes()

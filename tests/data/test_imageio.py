@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
-from PIL import Image
+import pytest
+from PIL import Image, ImageOps
 
-from data.imageio import encode_image, image_size, is_image_file, load_image_rgb, save_image
+from data.imageio import _decode_jpeg, encode_image, image_size, is_image_file, load_image_rgb, save_image
 
 
 def _pixels(h=7, w=9):
@@ -50,3 +52,33 @@ def test_palette_png_loads_as_rgb(tmp_path):
 def test_is_image_file():
     assert is_image_file(Path("a.JPG")) and is_image_file(Path("b.webp")) and is_image_file(Path("c.tiff"))
     assert not is_image_file(Path("a.txt")) and not is_image_file(Path("a.json"))
+
+
+@pytest.mark.parametrize(("mode", "options", "fast"), [
+    ("RGB", {"subsampling": 2}, True),  # 4:2:0, the common camera JPEG
+    ("RGB", {"subsampling": 0}, True),  # 4:4:4
+    ("RGB", {"progressive": True}, True),
+    ("L", {}, True),
+    ("CMYK", {}, False),  # OpenCV and Pillow convert CMYK differently: Pillow decides
+])
+def test_jpeg_pixels_equal_pillows_whichever_decoder_runs(tmp_path, mode, options, fast):
+    # Smooth content with edges, so chroma upsampling and IDCT rounding would show any difference.
+    yy, xx = np.mgrid[0:61, 0:83]
+    rgb = np.stack([(xx * 3) % 256, (yy * 4) % 256, ((xx + yy) * 2) % 256], axis=2).astype(np.uint8)
+    rgb[20:40, 30:50] = [250, 10, 120]
+    path = tmp_path / "a.jpg"
+    Image.fromarray(rgb).convert(mode).save(path, quality=90, **options)
+    assert (_decode_jpeg(path.read_bytes()) is not None) == fast
+    expected = np.asarray(ImageOps.exif_transpose(Image.open(path)).convert("RGB"))
+    loaded = load_image_rgb(path)
+    np.testing.assert_array_equal(loaded, expected)
+    np.testing.assert_array_equal(load_image_rgb(path.read_bytes()), expected)
+    assert loaded.flags.writeable and loaded.flags.c_contiguous
+
+
+def test_encode_swaps_channels_like_a_reversed_copy():
+    rgb = _pixels(40, 50)
+    view = rgb[::2, ::-1]  # not contiguous
+
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(view[:, :, ::-1]), [cv2.IMWRITE_PNG_COMPRESSION, 3])
+    assert ok and encode_image(view, ".png") == buf.tobytes()
