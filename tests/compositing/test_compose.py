@@ -122,3 +122,23 @@ def test_same_seed_same_composite():
     assert np.array_equal(a.image, b.image) and np.array_equal(a.boxes_xyxy_px, b.boxes_xyxy_px)
     c = compose_image(bg, np.zeros((0, 4)), np.zeros(0, np.int64), pool, SIZES, cfg, np.random.default_rng([1, 2, 4]))
     assert not np.array_equal(a.image, c.image)
+
+
+def test_buffer_and_in_place_give_the_same_composite():
+    rng = np.random.default_rng(0)
+    bg = rng.integers(0, 255, (128, 128, 3), dtype=np.uint8)
+    pool = MemoryPool([rng.integers(0, 255, (32, 32, 3), dtype=np.uint8) for _ in range(3)])
+    cfg = CompositeConfig(blend="all", per_image=(3, 3))
+    args = (np.zeros((0, 4)), np.zeros(0, np.int64), pool, SIZES, cfg)
+    fresh = compose_image(bg, *args, np.random.default_rng(5))
+    buffer = np.zeros_like(bg)
+    buffered = compose_image(bg, *args, np.random.default_rng(5), out=buffer)
+    assert buffered.image is buffer
+    untouched = bg.copy()
+    in_place = compose_image(bg, *args, np.random.default_rng(5), out=bg)
+    assert in_place.image is bg and not np.array_equal(bg, untouched)
+    assert np.array_equal(fresh.image, buffered.image) and np.array_equal(fresh.image, in_place.image)
+    read_only = untouched.copy()
+    read_only.flags.writeable = False
+    copied = compose_image(read_only, *args, np.random.default_rng(5), out=read_only)
+    assert copied.image is not read_only and np.array_equal(copied.image, fresh.image)

@@ -45,6 +45,29 @@ def test_output_is_identical_for_one_and_two_workers(backgrounds, gan_crops, tmp
     assert _digest(tmp_path / "other") != d1
 
 
+def test_each_copy_differs_from_its_background_only_at_its_own_pastes(backgrounds, gan_crops, tmp_path):
+    # The worker composites earlier copies into a buffer and the last one into the background itself:
+    # no copy may carry another copy's objects.
+    import cv2
+
+    out = tmp_path / "out"
+    run_composite(backgrounds, gan_crops, out, CompositeConfig(blend="none", per_image=(1, 2)), seed=3, copies=3,
+                  progress=False)
+    metas = [json.loads(line) for line in (out / "meta.jsonl").read_text(encoding="utf-8").splitlines()]
+    by_image: dict[tuple[str, str], list[list[int]]] = {}
+    for m in metas:
+        by_image.setdefault((m["image"], m["background"]), []).append(m["box_xyxy_px"])
+    assert len(by_image) == 12  # 4 train images x 3 copies
+    for (image, background), boxes in by_image.items():
+        comp = load_image_rgb(out / image).astype(np.float32)
+        original = load_image_rgb(out / "images" / background)  # the linked original
+        diff = cv2.blur(np.abs(comp - original).mean(axis=2), (8, 8))  # block means: JPEG noise averages out
+        outside = np.ones(diff.shape, bool)
+        for x1, y1, x2, y2 in boxes:
+            outside[max(0, y1 - 8):y2 + 8, max(0, x1 - 8):x2 + 8] = False
+        assert diff[outside].max() < 12, image  # a pasted noise crop differs by ~35 grey levels on average
+
+
 def test_every_label_line_is_valid_yolo_and_counts_add_up(backgrounds, gan_crops, tmp_path):
     cfg = CompositeConfig(per_image=(2, 5), blend="gaussian", max_overlap=0.7, min_visible=0.8, truncate=0.3,
                           rotate="any")
