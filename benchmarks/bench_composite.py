@@ -10,12 +10,21 @@ Targets: gaussian at most 1.5x the decode+encode cost; our poisson faster than t
 Backgrounds: ../shared/data/drone_view_vehicles_cats when present (crops cut from its own boxes),
 else generated textured backgrounds and crops.
 
+Allocator: glibc adapts its mmap and trim thresholds to the blocks freed so far, so the very same
+decode+encode loop cost 2.6 or 4.1 ms per image here depending on what the process had run before
+(page faults on the 1.2 MB image buffers), and the gaussian ratio swung between 1.35x and 1.63x from
+run to run. The benchmark pins both thresholds (``mallopt``) before measuring anything, so that every
+candidate, the reference included, runs with the same allocator. ``blendaug composite`` itself
+leaves malloc alone: its wall time did not change measurably with the same settings (file writes dominate).
+
 Usage: python benchmarks/bench_composite.py [--images 40] [--repeat 5]
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
 import sys
 import time
 from pathlib import Path
@@ -37,6 +46,17 @@ from data.yolo import read_yolo  # noqa: E402
 REAL = REPO.parent / "shared" / "data" / "drone_view_vehicles_cats"
 SIZE = 640
 PER_IMAGE = 4
+
+
+def pin_malloc_thresholds() -> str:
+    """Fix glibc's mmap threshold (32 MiB) and trim threshold (128 MiB); a note on what was done."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's malloc.h
+        ok = libc.mallopt(m_mmap_threshold, 32 << 20) == 1 and libc.mallopt(m_trim_threshold, 128 << 20) == 1
+    except (OSError, AttributeError):
+        ok = False
+    return "malloc thresholds pinned" if ok else "malloc thresholds NOT pinned (not glibc): expect run-to-run swings"
 
 
 class MemoryPool(CropPool):
@@ -156,11 +176,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="runs per measurement; the fastest counts")
     args = parser.parse_args()
     cv2.setNumThreads(1)  # per core: one process, one OpenCV thread
+    malloc_note = pin_malloc_thresholds()
     encoded, boxes, crops, sizes, what = load_inputs(args.images)
     pool = MemoryPool(crops)
     n = len(encoded)
     print(f"compositing benchmark: {what}, {PER_IMAGE} objects/image, JPEG out, 1 core (cv2 threads = 1), "
-          f"CPU time, best of {args.repeat}")
+          f"CPU time, best of {args.repeat}, {malloc_note}")
     modes = [*BLEND_MODES, "all", "gaussian+color+noise"]
     for mode in modes:
         run_mode(encoded[:2], boxes[:2], pool, sizes, mode)  # warm up (imports, first LAB conversion)

@@ -50,13 +50,13 @@ def blend_none(dst, obj, mask, rng):
 def blend_gaussian(dst, obj, mask, rng):
     """Alpha = the mask blurred by a Gaussian of ``FEATHER`` x the shorter side (at least 1 px)."""
     sigma = max(1.0, FEATHER * _short_side(mask))
-    return alpha_composite(dst, obj, cv2.GaussianBlur(mask.astype(np.float32), (0, 0), sigma))
+    return alpha_composite(dst, obj, cv2.GaussianBlur(np.asarray(mask, np.float32), (0, 0), sigma))
 
 
 def blend_box(dst, obj, mask, rng):
     """Alpha = the mask blurred by a box filter as wide as the gaussian's 2 sigma."""
     k = 2 * int(round(max(1.0, FEATHER * _short_side(mask)))) + 1
-    return alpha_composite(dst, obj, cv2.blur(mask.astype(np.float32), (k, k)))
+    return alpha_composite(dst, obj, cv2.blur(np.asarray(mask, np.float32), (k, k)))
 
 
 def _div(gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
