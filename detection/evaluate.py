@@ -7,6 +7,9 @@ IoU, the mean matched IoU and the count MAPE. Output folder (complete or absent)
 
 - ``metrics.json``: everything above, overall and per class (``null`` = undefined, e.g. no predictions);
 - ``per_image.csv``: ``image,n_true,n_pred,tp,fp,fn,iou_sum,count_ape`` for paired statistics across runs;
+- ``ap_records.jsonl``: per image, its true-box counts and every prediction's class, confidence and TP flags
+  at IoU 0.50:0.95, from which mAP is recomputed on resampled test images (``map50_recomputed`` in
+  ``metrics.json`` is that recomputation on all of them, next to ultralytics' ``map50``);
 - ``data/``: the image list ultralytics evaluated.
 """
 
@@ -28,7 +31,7 @@ from data.errors import DataError
 from data.imageio import is_image_file, save_image
 from data.model import xyxy_to_cxcywh_norm
 from data.yolo import read_yolo
-from detection.metrics import image_result, per_image_rows, summarize
+from detection.metrics import ap_record, image_result, map_scores, per_image_rows, summarize
 from detection.train import delete_label_caches, finalize_split_yaml, write_split_yaml
 
 UL_KEYS = ("map50", "map50_95", "precision", "recall")
@@ -93,20 +96,25 @@ def evaluate_detector(weights: Path, data: Path, out: Path, *, split: str = "tes
         val = yolo.validate(weights, data_yaml, "test", tmp / "ultralytics", dev, imgsz=imgsz, batch=batch)
         shutil.rmtree(tmp / "ultralytics", ignore_errors=True)
         finalize_split_yaml(data_yaml, out / "data")
-        results = []
+        results, ap_lines, ap_records = [], [], []
         for im in images:
             pred = val.predictions.get(str(im.path.absolute()))
             if pred is None:
                 raise DataError(f"{im.path}: ultralytics skipped this image (unreadable or bad label?)")
             results.append(image_result(im.rel_path.as_posix(), len(ds.names), pred.boxes_xyxy_px, pred.class_ids,
                                         pred.conf, im.boxes_xyxy_px, im.class_ids, conf, iou))
+            ap_records.append(ap_record(len(ds.names), pred.boxes_xyxy_px, pred.class_ids, pred.conf,
+                                        im.boxes_xyxy_px, im.class_ids))
+            ap_lines.append(json.dumps(ap_records[-1].to_json(im.rel_path.as_posix())))
         ours = summarize(results, ds.names)
+        recomputed = {f"{k}_recomputed": v for k, v in map_scores(ap_records).items()}
         wall = time.time() - started
         n_objects = np.sum([im.n_boxes for im in images])
         metrics: dict[str, Any] = {
             "split": split, "weights": str(weights), "data": str(data), "conf": conf, "iou": iou,
             "n_images": len(images), "n_objects": int(n_objects),
             **val.overall,
+            **recomputed,
             **{k: v for k, v in ours.items() if k != "per_class"},
             "per_class": {},
             "device": yolo.device_name(dev), "versions": yolo.versions(), "wall_s": round(wall, 2),
@@ -118,6 +126,7 @@ def evaluate_detector(weights: Path, data: Path, out: Path, *, split: str = "tes
                 **{k: ul[k] for k in UL_KEYS}, **ours["per_class"][name]}
         metrics = _json_safe(metrics)
         atomic_write_text(tmp / "per_image.csv", _csv_text(per_image_rows(results)))
+        atomic_write_text(tmp / "ap_records.jsonl", "".join(line + "\n" for line in ap_lines))
         atomic_write_text(tmp / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     return metrics
 

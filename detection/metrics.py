@@ -16,6 +16,13 @@ reported next to it, plus a count error:
   (the error would divide by zero). This is blendaug's definition; the seed paper's "MAPE" is ambiguous.
 
 A ratio with a zero denominator is ``nan`` (``null`` in JSON): undefined, not zero.
+
+mAP recomputed from per-image records (``APRecord``), so that it can be bootstrapped over test images:
+every prediction the val pass kept (conf >= 0.001) is matched to the true boxes at each IoU threshold
+0.50, 0.55, ..., 0.95 (as above, highest confidence first: COCO's rule);
+AP per class is COCO's 101-point interpolated area under the precision envelope; mAP is the mean over
+the classes that have true boxes. It is blendaug's number, close to but not the same as ultralytics'
+(which integrates a linearly interpolated curve): the evaluation stores both.
 """
 
 from __future__ import annotations
@@ -159,3 +166,109 @@ def per_image_rows(results: Sequence[ImageResult]) -> list[dict]:
             "count_ape": abs(n_pred - n_true) / n_true * 100.0 if n_true > 0 else float("nan"),
         })
     return rows
+
+
+IOU_THRESHOLDS = np.round(np.linspace(0.5, 0.95, 10), 2)
+RECALL_POINTS = np.linspace(0.0, 1.0, 101)
+
+
+def match_at_thresholds(pred_xyxy: np.ndarray, pred_cls: np.ndarray, pred_conf: np.ndarray, true_xyxy: np.ndarray,
+                        true_cls: np.ndarray, thresholds: np.ndarray = IOU_THRESHOLDS) -> np.ndarray:
+    """Which predictions are true positives at each IoU threshold (COCO's matching).
+
+    At each threshold, predictions in order of confidence (highest first, ties in input order) each take
+    the still-unmatched true box of the same class with the highest IoU, if that IoU reaches the threshold.
+
+    Returns:
+        ``(n_pred, n_thresholds)`` bool.
+    """
+    pred_cls = np.asarray(pred_cls).reshape(-1)
+    true_cls = np.asarray(true_cls).reshape(-1)
+    tp = np.zeros((len(pred_cls), len(thresholds)), dtype=bool)
+    if len(pred_cls) == 0 or len(true_cls) == 0:
+        return tp
+    iou = box_iou(pred_xyxy, true_xyxy)
+    iou[pred_cls[:, None] != true_cls[None, :]] = -1.0
+    order = np.argsort(-np.asarray(pred_conf, dtype=np.float64).reshape(-1), kind="stable")
+    order = order[iou[order].max(axis=1) >= thresholds.min()]  # the rest are false positives at every threshold
+    for k, thr in enumerate(thresholds):
+        free = np.ones(len(true_cls), dtype=bool)
+        for p in order:
+            cand = np.where(free, iou[p], -1.0)
+            t = int(np.argmax(cand))
+            if cand[t] >= thr:
+                tp[p, k] = True
+                free[t] = False
+    return tp
+
+
+@dataclass
+class APRecord:
+    """One image's input to mAP: its true boxes per class and its predictions with their TP flags."""
+
+    n_true: np.ndarray  # (n_classes,) int
+    cls: np.ndarray  # (n_pred,) int
+    conf: np.ndarray  # (n_pred,) float
+    tp: np.ndarray  # (n_pred, n_thresholds) bool
+
+    def to_json(self, image: str) -> dict:
+        """A compact JSON line: TP flags as one integer per prediction (bit k = threshold k)."""
+        bits = (self.tp.astype(np.int64) << np.arange(self.tp.shape[1])).sum(axis=1)
+        return {"image": image, "n_true": self.n_true.astype(int).tolist(), "cls": self.cls.astype(int).tolist(),
+                "conf": np.round(self.conf, 6).tolist(), "tp": bits.astype(int).tolist()}
+
+    @classmethod
+    def from_json(cls, d: dict, n_thresholds: int = len(IOU_THRESHOLDS)) -> APRecord:
+        bits = np.asarray(d["tp"], dtype=np.int64).reshape(-1)
+        return cls(n_true=np.asarray(d["n_true"], dtype=np.int64), cls=np.asarray(d["cls"], dtype=np.int64),
+                   conf=np.asarray(d["conf"], dtype=np.float64),
+                   tp=((bits[:, None] >> np.arange(n_thresholds)) & 1).astype(bool))
+
+
+def ap_record(n_classes: int, pred_xyxy: np.ndarray, pred_cls: np.ndarray, pred_conf: np.ndarray,
+              true_xyxy: np.ndarray, true_cls: np.ndarray) -> APRecord:
+    """The ``APRecord`` of one image from all its predictions (no confidence threshold)."""
+    pred_cls = np.asarray(pred_cls, dtype=np.int64).reshape(-1)
+    true_cls = np.asarray(true_cls, dtype=np.int64).reshape(-1)
+    # Confidences rounded as ap_records.jsonl stores them, so a record read back ranks its predictions alike.
+    return APRecord(n_true=np.bincount(true_cls, minlength=n_classes)[:n_classes], cls=pred_cls,
+                    conf=np.round(np.asarray(pred_conf, dtype=np.float64).reshape(-1), 6),
+                    tp=match_at_thresholds(pred_xyxy, pred_cls, pred_conf, true_xyxy, true_cls))
+
+
+def average_precision(records: Sequence[APRecord]) -> np.ndarray:
+    """AP per class and IoU threshold over ``records`` (COCO 101-point); ``nan`` for a class without true boxes.
+
+    Returns:
+        ``(n_classes, n_thresholds)`` float64.
+    """
+    n_true = np.sum([r.n_true for r in records], axis=0)
+    cls = np.concatenate([r.cls for r in records])
+    conf = np.concatenate([r.conf for r in records])
+    tp = np.concatenate([r.tp for r in records])
+    ap = np.full((len(n_true), tp.shape[1]), np.nan)
+    order = np.argsort(-conf, kind="stable")
+    cls, tp = cls[order], tp[order]
+    for c in np.flatnonzero(n_true > 0):
+        hits = tp[cls == c]  # (k, T), by confidence
+        if len(hits) == 0:
+            ap[c] = 0.0
+            continue
+        tpc = np.cumsum(hits, axis=0)
+        recall = tpc / n_true[c]
+        precision = tpc / np.arange(1, len(hits) + 1)[:, None]
+        envelope = np.maximum.accumulate(precision[::-1], axis=0)[::-1]  # best precision at this recall or beyond
+        for k in range(tp.shape[1]):
+            first = np.searchsorted(recall[:, k], RECALL_POINTS, side="left")  # first rank reaching each recall
+            reached = first < len(hits)
+            ap[c, k] = envelope[first[reached], k].sum() / len(RECALL_POINTS)
+    return ap
+
+
+def map_scores(records: Sequence[APRecord]) -> dict[str, float]:
+    """``{"map50", "map50_95"}``: mean AP over the classes with true boxes (``nan`` when there are none)."""
+    ap = average_precision(records) if records else np.zeros((0, len(IOU_THRESHOLDS)))
+    present = ~np.isnan(ap[:, 0])
+    if not present.any():
+        return {"map50": float("nan"), "map50_95": float("nan")}
+    return {"map50": float(ap[present, 0].mean()), "map50_95": float(ap[present].mean())}

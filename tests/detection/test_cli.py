@@ -8,6 +8,8 @@ import math
 
 import yaml
 
+from detection.metrics import APRecord, map_scores
+
 METRIC_KEYS = ("map50", "map50_95", "precision", "recall", "tp", "fp", "fn", "avg_iou_darknet", "mean_matched_iou",
                "count_mape")
 CSV_COLUMNS = ["image", "n_true", "n_pred", "tp", "fp", "fn", "iou_sum", "count_ape"]
@@ -72,6 +74,15 @@ def test_train_eval_predict(run_cli, rect_data, tmp_path):
     assert sum(int(r["tp"]) for r in rows) == m["tp"] and sum(int(r["fp"]) for r in rows) == m["fp"]
     apes = [abs(int(r["n_pred"]) - int(r["n_true"])) / int(r["n_true"]) * 100 for r in rows]
     assert math.isclose(sum(apes) / len(apes), m["count_mape"])
+    ap_lines = [json.loads(line) for line in (out / "ap_records.jsonl").read_text().splitlines()]
+    assert [d["image"] for d in ap_lines] == [r["image"] for r in rows]
+    assert [sum(d["n_true"]) for d in ap_lines] == truth
+    records = [APRecord.from_json(d) for d in ap_lines]
+    assert all(len(r.cls) == len(r.conf) == len(r.tp) for r in records)
+    scores = map_scores(records)
+    for key in ("map50", "map50_95"):
+        stored = m[f"{key}_recomputed"]  # null in JSON when undefined
+        assert (stored is None and math.isnan(scores[key])) or math.isclose(scores[key], stored, abs_tol=1e-12)
 
     pred = tmp_path / "pred"
     proc = run_cli("detect", "predict", run / "weights" / "best.pt", rect_data.parent / "images" / "test", pred,

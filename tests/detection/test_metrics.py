@@ -7,7 +7,19 @@ import math
 import numpy as np
 import pytest
 
-from detection.metrics import box_iou, count_mape, image_result, match_image, per_image_rows, summarize
+from detection.metrics import (
+    APRecord,
+    ap_record,
+    average_precision,
+    box_iou,
+    count_mape,
+    image_result,
+    map_scores,
+    match_at_thresholds,
+    match_image,
+    per_image_rows,
+    summarize,
+)
 
 NAMES = ["car", "van"]
 SQUARE = [0.0, 0.0, 10.0, 10.0]
@@ -127,3 +139,58 @@ def test_no_images_gives_zero_counts_and_undefined_ratios():
     s = summarize([], NAMES)
     assert (s["tp"], s["fp"], s["fn"]) == (0, 0, 0)
     assert math.isnan(s["avg_iou_darknet"]) and math.isnan(s["count_mape"])
+
+
+def _boxes(*rows):
+    return np.array(rows, dtype=float).reshape(-1, 4)
+
+
+def test_match_at_thresholds_follows_the_iou_of_each_match():
+    # IoU of [0, 0, 10, 10] with [0, 0, 10, 7] is 0.70: a TP at 0.50 ... 0.70, a FP above.
+    tp = match_at_thresholds(_boxes([0, 0, 10, 7]), np.array([0]), np.array([0.9]), _boxes(SQUARE), np.array([0]))
+    assert tp[0].tolist() == [True] * 5 + [False] * 5
+
+
+def test_match_at_thresholds_goes_by_confidence_not_by_iou():
+    # The confident prediction overlaps less (0.8) than the weak one (1.0) but is matched first: COCO's rule.
+    pred = _boxes([0, 0, 10, 8], SQUARE)
+    tp = match_at_thresholds(pred, np.array([0, 0]), np.array([0.9, 0.3]), _boxes(SQUARE), np.array([0]))
+    assert tp[:, 0].tolist() == [True, False]
+    assert tp[:, 7].tolist() == [False, True]  # at IoU 0.85 the first no longer matches and the second takes the box
+    wrong_class = match_at_thresholds(_boxes(SQUARE), np.array([1]), np.array([0.9]), _boxes(SQUARE), np.array([0]))
+    assert not wrong_class.any()
+
+
+def test_ap_hand_computed():
+    # Two true boxes; predictions TP (0.9), FP (0.8), TP (0.7): precision 1 up to recall 0.5, then 2/3 up to 1.
+    rec = ap_record(1, _boxes(SQUARE, [50, 50, 60, 60], [20, 20, 30, 30]), np.array([0, 0, 0]),
+                    np.array([0.9, 0.8, 0.7]), _boxes(SQUARE, [20, 20, 30, 30]), np.array([0, 0]))
+    expected = (51 * 1.0 + 50 * 2 / 3) / 101  # COCO's 101 recall points: 0.00..0.50 and 0.51..1.00
+    assert math.isclose(map_scores([rec])["map50"], expected)
+    # Split over two images, the same predictions give the same AP: it is computed over the pooled ranking.
+    a = ap_record(1, _boxes(SQUARE, [50, 50, 60, 60]), np.array([0, 0]), np.array([0.9, 0.8]), _boxes(SQUARE),
+                  np.array([0]))
+    b = ap_record(1, _boxes([20, 20, 30, 30]), np.array([0]), np.array([0.7]), _boxes([20, 20, 30, 30]),
+                  np.array([0]))
+    assert math.isclose(map_scores([a, b])["map50"], expected)
+
+
+def test_ap_edge_cases():
+    perfect = ap_record(2, _boxes(SQUARE), np.array([0]), np.array([0.5]), _boxes(SQUARE), np.array([0]))
+    assert map_scores([perfect]) == {"map50": 1.0, "map50_95": 1.0}
+    # A class with true boxes but no prediction scores 0; a class without true boxes is left out (nan).
+    missed = ap_record(2, _boxes(), np.array([]), np.array([]), _boxes(SQUARE), np.array([1]))
+    ap = average_precision([perfect, missed])
+    assert ap[0, 0] == 1.0 and ap[1, 0] == 0.0
+    assert map_scores([perfect, missed])["map50"] == 0.5
+    nothing = ap_record(2, _boxes(SQUARE), np.array([0]), np.array([0.5]), _boxes(), np.array([]))
+    assert math.isnan(map_scores([nothing])["map50"]) and math.isnan(map_scores([])["map50"])
+
+
+def test_ap_record_json_round_trip():
+    rec = ap_record(2, _boxes([0, 0, 10, 7], SQUARE), np.array([0, 1]), np.array([0.123456789, 0.5]),
+                    _boxes(SQUARE), np.array([0]))
+    back = APRecord.from_json(rec.to_json("a.jpg"))
+    assert rec.to_json("a.jpg")["image"] == "a.jpg"
+    for field in ("n_true", "cls", "conf", "tp"):
+        assert np.array_equal(getattr(back, field), getattr(rec, field)), field
