@@ -105,8 +105,10 @@ def load_image_rgb(source: str | os.PathLike | bytes, name: str | None = None) -
             if orientation in _EXIF_TRANSPOSE:
                 rgb8 = np.asarray(Image.fromarray(rgb8).transpose(_EXIF_TRANSPOSE[orientation]))
             return np.ascontiguousarray(rgb8)
-    if isinstance(source, bytes) or str(source).lower().endswith((".jpg", ".jpeg")):
-        fast = _decode_jpeg(source if isinstance(source, bytes) else _read_bytes(source, name))
+    if not isinstance(source, bytes) and str(source).lower().endswith((".jpg", ".jpeg")):
+        source = _read_bytes(source, name)  # read once: the fast path and Pillow share these bytes
+    if isinstance(source, bytes):
+        fast = _decode_jpeg(source)
         if fast is not None:
             return fast
     img = _open(source, name)
@@ -116,7 +118,10 @@ def load_image_rgb(source: str | os.PathLike | bytes, name: str | None = None) -
 
 def _read_bytes(path: str | os.PathLike, name: str) -> bytes:
     with _readable(name):
-        return Path(path).read_bytes()
+        data = Path(path).read_bytes()
+    if not data:
+        raise DataError(f"{name}: zero-byte image file")
+    return data
 
 
 def _decode_jpeg(data: bytes) -> np.ndarray | None:
