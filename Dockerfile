@@ -22,16 +22,17 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends libglib2.0-0 libgl1 libgomp1 \
     && rm -rf /var/lib/apt/lists/*
 
-WORKDIR /opt/blendaug
-COPY requirements.txt .
+# Only what the study needs at run time (requirements.txt); tests, lint and the labeling GUI stay out.
+COPY requirements.txt /tmp/requirements.txt
 RUN if [ -n "$TORCH_INDEX_URL" ]; then \
       pip install --index-url "$TORCH_INDEX_URL" torch==2.14.1 torchvision==0.29.1; \
     fi \
-    && pip install -r requirements.txt
-COPY . .
-# Editable, so that the shipped configs/ stay next to the code.
-RUN pip install --no-deps -e . \
-    && python -c "from detection.yolo import ultralytics; ultralytics()" \
+    && pip install -r /tmp/requirements.txt
+# A plain (non-editable) install: the shipped configs are package data, so no source tree stays behind.
+COPY . /tmp/blendaug-src
+RUN pip install --no-deps /tmp/blendaug-src \
+    && rm -rf /tmp/blendaug-src \
+    && python -c "from blendaug.detection.yolo import ultralytics; ultralytics()" \
     && useradd --create-home --uid 1000 blendaug \
     && mkdir -p /data /runs \
     && chmod -R a+rwX /runs "$YOLO_CONFIG_DIR"

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -23,10 +22,9 @@ import torch
 from torch import nn
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
-from classification.models import build_model  # noqa: E402
-from classification.train import FitConfig, Normalizer, cpu_cores, fit, resolve_device, use_all_cores  # noqa: E402
+from blendaug.classification.models import build_model  # noqa: E402
+from blendaug.classification.train import FitConfig, Normalizer, cpu_cores, fit, resolve_device, use_all_cores  # noqa: E402
 
 
 def _sync(device: torch.device) -> None:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import ctypes
 import ctypes.util
-import sys
 import time
 from pathlib import Path
 
@@ -33,15 +32,14 @@ import cv2
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
-from compositing.blend import BLEND_MODES, poisson_clone  # noqa: E402
-from compositing.compose import CompositeConfig, compose_image, render_object  # noqa: E402
-from compositing.crops import CropPool, CropRecord, LoadedCrop  # noqa: E402
-from compositing.masks import MASKS, object_extent  # noqa: E402
-from compositing.placement import box_sizes_by_class, place_object, sample_box_size  # noqa: E402
-from data.imageio import encode_image, load_image_rgb  # noqa: E402
-from data.yolo import read_yolo  # noqa: E402
+from blendaug.compositing.blend import BLEND_MODES, poisson_clone  # noqa: E402
+from blendaug.compositing.compose import CompositeConfig, compose_image, render_object  # noqa: E402
+from blendaug.compositing.crops import CropPool, CropRecord, LoadedCrop  # noqa: E402
+from blendaug.compositing.masks import MASKS, object_extent  # noqa: E402
+from blendaug.compositing.placement import box_sizes_by_class, place_object, sample_box_size  # noqa: E402
+from blendaug.data.imageio import encode_image, load_image_rgb  # noqa: E402
+from blendaug.data.yolo import read_yolo  # noqa: E402
 
 REAL = REPO.parent / "shared" / "data" / "drone_view_vehicles_cats"
 SIZE = 640

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -20,12 +19,11 @@ import numpy as np
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
-from data.coco import write_coco  # noqa: E402
-from data.imageio import encode_image  # noqa: E402
-from data.toyworld import ToyworldConfig, generate_toyworld  # noqa: E402
-from data.yolo import read_yolo, write_yolo  # noqa: E402
+from blendaug.data.coco import write_coco  # noqa: E402
+from blendaug.data.imageio import encode_image  # noqa: E402
+from blendaug.data.toyworld import ToyworldConfig, generate_toyworld  # noqa: E402
+from blendaug.data.yolo import read_yolo, write_yolo  # noqa: E402
 
 AERIAL = REPO.parent / "shared" / "data" / "aerial_cars_jekhor"
 

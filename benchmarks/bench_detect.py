@@ -28,24 +28,23 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 
 def make_dataset(out: Path, counts: dict[str, int], size: int, seed: int = 0) -> Path:
     """Toyworld when the generator is there, else coloured rectangles; split as ``counts`` says."""
     import numpy as np
 
-    from data.model import Dataset, ImageRecord
-    from data.yolo import read_yolo, write_yolo
+    from blendaug.data.model import Dataset, ImageRecord
+    from blendaug.data.yolo import read_yolo, write_yolo
 
     n = sum(counts.values())
     try:
-        from data.toyworld import ToyworldConfig, generate_toyworld
+        from blendaug.data.toyworld import ToyworldConfig, generate_toyworld
 
         ds = read_yolo(generate_toyworld(out.parent / "toyworld", ToyworldConfig(n_images=n, seed=seed, size=size)))
         images = sorted(ds.images, key=lambda im: im.rel_path.as_posix())
     except ImportError:
-        from data.imageio import encode_image
+        from blendaug.data.imageio import encode_image
 
         rng = np.random.default_rng(seed)
         images = []
@@ -71,7 +70,7 @@ def make_dataset(out: Path, counts: dict[str, int], size: int, seed: int = 0) ->
 
 
 def _offline_env() -> None:
-    from detection.yolo import config_dir
+    from blendaug.detection.yolo import config_dir
 
     os.environ.update({"YOLO_OFFLINE": "1", "YOLO_AUTOINSTALL": "0", "YOLO_CONFIG_DIR": str(config_dir()),
                        "YOLO_VERBOSE": "0"})
@@ -80,9 +79,9 @@ def _offline_env() -> None:
 def worker(kind: str, task: str, data: Path, out: Path, args: dict) -> dict:
     """Run one measurement in this process; returns ``{"seconds": ...}``."""
     if kind == "ours":
-        from detection.evaluate import evaluate_detector
-        from detection.train import train_detector
-        from detection.yolo import ultralytics
+        from blendaug.detection.evaluate import evaluate_detector
+        from blendaug.detection.train import train_detector
+        from blendaug.detection.yolo import ultralytics
 
         ultralytics()
         if task == "train":
@@ -101,7 +100,7 @@ def worker(kind: str, task: str, data: Path, out: Path, args: dict) -> dict:
     if kind == "plain+threads":
         from ultralytics.utils import torch_utils
 
-        from detection.yolo import torch_threads
+        from blendaug.detection.yolo import torch_threads
 
         torch_utils.NUM_THREADS = torch_threads()
     t = time.perf_counter()  # like ours, the timed part includes building or loading the model
@@ -140,7 +139,7 @@ def main() -> None:
         print(json.dumps(worker(a.worker, a.task, Path(a.data), Path(a.out), json.loads(a.args))))
         return
 
-    from detection.yolo import torch_threads
+    from blendaug.detection.yolo import torch_threads
 
     root = Path(tempfile.mkdtemp(prefix="bench_detect_"))
     data = make_dataset(root / "ds", {"train": a.train, "val": 8, "test": a.test}, a.imgsz)

@@ -11,17 +11,13 @@ computed in the G update. On CUDA it also times ours with AMP and with AMP + cha
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from gan.registry import GAN_ARCHS, get_arch  # noqa: E402
-from gan.step import GanPair, StepConfig, train_step  # noqa: E402
+from blendaug.gan.registry import GAN_ARCHS, get_arch  # noqa: E402
+from blendaug.gan.step import GanPair, StepConfig, train_step  # noqa: E402
 
 NZ = 100
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from data.errors import ConfigError, Warnings
+from blendaug.data.errors import ConfigError, Warnings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True)
 
@@ -64,8 +64,8 @@ def train(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it exists."),
 ) -> None:
     """Train a crop classifier from scratch on real (+ classical / GAN) crops; score it on the untouched test split."""
-    from classification.data import parse_classes
-    from classification.run import TrainArgs, train_run
+    from blendaug.classification.data import parse_classes
+    from blendaug.classification.run import TrainArgs, train_run
 
     args = TrainArgs(
         data=data, out=out, model=model, size=size, epochs=epochs, batch=batch, lr=lr, weight_decay=weight_decay,
@@ -91,7 +91,7 @@ def eval_(
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip unreadable images with a counted warning."),
 ) -> None:
     """Score a trained classifier on a split: metrics.json and the confusion matrix (CSV + PNG)."""
-    from classification.evaluate import eval_run
+    from blendaug.classification.evaluate import eval_run
 
     if split not in ("train", "val", "test", "unused", "all"):
         raise ConfigError(f"--split {split!r}: use train, val, test, unused or all")

@@ -21,8 +21,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from data.errors import ConfigError, DataError, Warnings, where
-from data.imageio import is_image_file, load_image_rgb
+from blendaug.data.errors import ConfigError, DataError, Warnings, where
+from blendaug.data.imageio import is_image_file, load_image_rgb
 
 SPLITS = ("train", "val", "test")
 SPLIT_FILE_COLUMNS = ("file", "class", "split")

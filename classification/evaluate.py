@@ -20,13 +20,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from classification.data import SPLITS, load_images, scan_image_folder
-from classification.metrics import classification_metrics, confusion_matrix
-from classification.models import build_model
-from classification.report import write_confusion, write_json
-from classification.train import Normalizer, predict, resolve_device, to_tensor_u8
-from data.atomic import atomic_dir
-from data.errors import DataError, Warnings
+from blendaug.classification.data import SPLITS, load_images, scan_image_folder
+from blendaug.classification.metrics import classification_metrics, confusion_matrix
+from blendaug.classification.models import build_model
+from blendaug.classification.report import write_confusion, write_json
+from blendaug.classification.train import Normalizer, predict, resolve_device, to_tensor_u8
+from blendaug.data.atomic import atomic_dir
+from blendaug.data.errors import DataError, Warnings
 
 
 def versions() -> dict[str, str]:

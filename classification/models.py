@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from torchvision import models as tvm
 
-from data.errors import ConfigError, DataError
+from blendaug.data.errors import ConfigError, DataError
 
 
 def _resnet18(num_classes: int, size: int) -> nn.Module:

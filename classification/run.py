@@ -15,13 +15,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from classification.data import load_images, make_splits, split_file_text
-from classification.evaluate import score, versions
-from classification.metrics import generalization_gap
-from classification.models import build_model, load_weights
-from classification.report import sweep_row, write_confusion, write_curves, write_json, write_sweep
-from classification.synthetic import classical_augment, parse_tiers, read_synthetic_pool, select_synthetic
-from classification.train import (
+from blendaug.classification.data import load_images, make_splits, split_file_text
+from blendaug.classification.evaluate import score, versions
+from blendaug.classification.metrics import generalization_gap
+from blendaug.classification.models import build_model, load_weights
+from blendaug.classification.report import sweep_row, write_confusion, write_curves, write_json, write_sweep
+from blendaug.classification.synthetic import classical_augment, parse_tiers, read_synthetic_pool, select_synthetic
+from blendaug.classification.train import (
     FitConfig,
     Normalizer,
     channel_stats,
@@ -31,8 +31,8 @@ from classification.train import (
     resolve_device,
     to_tensor_u8,
 )
-from data.atomic import atomic_dir
-from data.errors import ConfigError, DataError, Warnings
+from blendaug.data.atomic import atomic_dir
+from blendaug.data.errors import ConfigError, DataError, Warnings
 
 
 @dataclass

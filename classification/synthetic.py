@@ -19,8 +19,8 @@ import albumentations as A
 import cv2
 import numpy as np
 
-from classification.data import scan_image_folder
-from data.errors import ConfigError, DataError, Warnings, where
+from blendaug.classification.data import scan_image_folder
+from blendaug.data.errors import ConfigError, DataError, Warnings, where
 
 GAN_COLUMNS = ("file", "class", "arch", "snapshot", "tier", "seed", "score")
 TIERS = ("low", "mid", "high")

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from torch.utils.data import RandomSampler, WeightedRandomSampler
 
-from data.errors import ConfigError
+from blendaug.data.errors import ConfigError
 
 
 @dataclass

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from data.errors import ConfigError, Warnings
+from blendaug.data.errors import ConfigError, Warnings
 
 
 def _csv(value: str | None) -> list[str] | None:
@@ -47,9 +47,9 @@ def composite(
     OUT holds the originals of the split plus COPIES composites of each, the other splits (val, test)
     unchanged as links, data.yaml, meta.jsonl (one line per paste) and composite.json (settings, counts).
     """
-    from compositing.compose import CompositeConfig
-    from compositing.placement import parse_range
-    from compositing.run import run_composite
+    from blendaug.compositing.compose import CompositeConfig
+    from blendaug.compositing.placement import parse_range
+    from blendaug.compositing.run import run_composite
 
     try:
         cfg = CompositeConfig(per_image=parse_range(per_image), blend=blend, mask=mask, rotate=rotate,
@@ -79,7 +79,7 @@ def view(
     tile: int = typer.Option(320, "--tile", help="Tile side in pixels."),
 ) -> None:
     """Draw a contact sheet of N images with their boxes and class names."""
-    from compositing.view import write_contact_sheet
+    from blendaug.compositing.view import write_contact_sheet
 
     path, shown = write_contact_sheet(dataset, out, n=n, split=None if split == "all" else split, seed=seed,
                                       names=_csv(names), tile_px=tile)

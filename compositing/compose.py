@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from compositing.blend import BLEND_MODES, MODIFIERS, parse_blend
-from compositing.crops import CropPool, LoadedCrop
-from compositing.labels import PasteMask, merge_labels
-from compositing.masks import object_region
-from compositing.placement import (
+from blendaug.compositing.blend import BLEND_MODES, MODIFIERS, parse_blend
+from blendaug.compositing.crops import CropPool, LoadedCrop
+from blendaug.compositing.labels import PasteMask, merge_labels
+from blendaug.compositing.masks import object_region
+from blendaug.compositing.placement import (
     ROTATIONS,
     Placement,
     object_size_for_box,
@@ -25,7 +25,7 @@ from compositing.placement import (
     sample_box_size,
     sizes_that_fit,
 )
-from data.errors import Warnings
+from blendaug.data.errors import Warnings
 
 QUARTER_TURNS = (None, cv2.ROTATE_90_COUNTERCLOCKWISE, cv2.ROTATE_180, cv2.ROTATE_90_CLOCKWISE)
 # Renders per object to correct the mask's box towards the sampled size (see render_object).

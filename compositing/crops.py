@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from compositing.masks import MASKS, object_extent
-from data.errors import ConfigError, DataError, Warnings, where
-from data.imageio import image_size, load_image_rgb
+from blendaug.compositing.masks import MASKS, object_extent
+from blendaug.data.errors import ConfigError, DataError, Warnings, where
+from blendaug.data.imageio import image_size, load_image_rgb
 
 REAL_COLUMNS = ("file", "class", "class_id", "split", "source_image", "x1", "y1", "x2", "y2")
 GAN_COLUMNS = ("file", "class", "arch", "snapshot", "tier", "seed", "score")

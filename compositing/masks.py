@@ -19,7 +19,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from data.errors import DataError
+from blendaug.data.errors import DataError
 
 # data crops' default context padding, as a fraction of the box per side.
 CROP_PAD = 0.1

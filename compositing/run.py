@@ -26,15 +26,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from compositing.blend import parse_blend
-from compositing.compose import CompositeConfig, compose_image
-from compositing.crops import CropPool, CropRecord, read_crop_index
-from compositing.placement import box_sizes_by_class
-from data.atomic import atomic_dir
-from data.errors import ConfigError, DataError, Warnings
-from data.imageio import encode_image, load_image_rgb
-from data.model import ImageRecord
-from data.yolo import data_yaml_text, read_yolo, write_record
+from blendaug.compositing.blend import parse_blend
+from blendaug.compositing.compose import CompositeConfig, compose_image
+from blendaug.compositing.crops import CropPool, CropRecord, read_crop_index
+from blendaug.compositing.placement import box_sizes_by_class
+from blendaug.data.atomic import atomic_dir
+from blendaug.data.errors import ConfigError, DataError, Warnings
+from blendaug.data.imageio import encode_image, load_image_rgb
+from blendaug.data.model import ImageRecord
+from blendaug.data.yolo import data_yaml_text, read_yolo, write_record
 
 COPY_TAG = "__cp"
 

@@ -13,11 +13,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from data.atomic import atomic_write_bytes
-from data.errors import ConfigError
-from data.imageio import encode_image, load_image_rgb
-from data.model import ImageRecord
-from data.yolo import read_yolo
+from blendaug.data.atomic import atomic_write_bytes
+from blendaug.data.errors import ConfigError
+from blendaug.data.imageio import encode_image, load_image_rgb
+from blendaug.data.model import ImageRecord
+from blendaug.data.yolo import read_yolo
 
 
 def class_color(class_id: int) -> tuple[int, int, int]:

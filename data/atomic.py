@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from data.errors import BlendaugError
+from blendaug.data.errors import BlendaugError
 
 _TMP_PREFIX = ".tmp-"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from data.errors import ConfigError, Warnings
+from blendaug.data.errors import ConfigError, Warnings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True)
 
@@ -32,7 +32,7 @@ def _report(warnings: Warnings) -> None:
 
 
 def _read(src: Path, fmt: str, names: str | None, skip_bad: bool, warnings: Warnings):
-    from data.io import read_dataset
+    from blendaug.data.io import read_dataset
 
     return read_dataset(src, fmt=fmt, names=_names(names), skip_bad=skip_bad, warnings=warnings)
 
@@ -53,7 +53,7 @@ def import_(
     overwrite: bool = OVERWRITE_OPTION,
 ) -> None:
     """Import labeled images into a YOLO dataset folder with data.yaml."""
-    from data.yolo import write_yolo
+    from blendaug.data.yolo import write_yolo
 
     warnings = Warnings()
     ds = _read(src, fmt, names, skip_bad, warnings)
@@ -72,7 +72,7 @@ def export(
     overwrite: bool = OVERWRITE_OPTION,
 ) -> None:
     """Export a dataset as a YOLO folder (data.yaml) or COCO JSON."""
-    from data.io import WRITERS
+    from blendaug.data.io import WRITERS
 
     if fmt not in WRITERS:
         raise ConfigError(f"--format: unknown output format {fmt!r} (choose from {', '.join(WRITERS)})")
@@ -99,8 +99,8 @@ def split(
     overwrite: bool = OVERWRITE_OPTION,
 ) -> None:
     """Split a dataset into train/val/test, seeded, keeping groups (video clips) together."""
-    from data.split import split_dataset
-    from data.yolo import write_yolo
+    from blendaug.data.split import split_dataset
+    from blendaug.data.yolo import write_yolo
 
     warnings = Warnings()
     ds = _read(src, fmt, names, skip_bad, warnings)
@@ -126,7 +126,7 @@ def crops(
     overwrite: bool = OVERWRITE_OPTION,
 ) -> None:
     """Extract object crops, one folder per class, from the train split only."""
-    from data.crops import extract_crops
+    from blendaug.data.crops import extract_crops
 
     warnings = Warnings()
     ds = _read(dataset, fmt, names, False, warnings)
@@ -145,7 +145,7 @@ def toyworld(
     overwrite: bool = OVERWRITE_OPTION,
 ) -> None:
     """Generate toyworld: procedural top-down aerial scenes with cars, vans and trucks (offline, free)."""
-    from data.toyworld import ToyworldConfig, generate_toyworld
+    from blendaug.data.toyworld import ToyworldConfig, generate_toyworld
 
     if images < 1 or size < 64:
         raise ConfigError("--images must be >= 1 and --size >= 64")
@@ -160,7 +160,7 @@ def stats(
     names: str = NAMES_OPTION,
 ) -> None:
     """Images and boxes per class and split, and box width/height percentiles."""
-    from data.stats import dataset_stats, format_stats
+    from blendaug.data.stats import dataset_stats, format_stats
 
     warnings = Warnings()
     ds = _read(dataset, fmt, names, False, warnings)

@@ -26,10 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-from data.atomic import atomic_dir, link_or_copy
-from data.errors import DataError, Warnings
-from data.imageio import image_size
-from data.model import SPLITS, Dataset, ImageRecord
+from blendaug.data.atomic import atomic_dir, link_or_copy
+from blendaug.data.errors import DataError, Warnings
+from blendaug.data.imageio import image_size
+from blendaug.data.model import SPLITS, Dataset, ImageRecord
 
 _INSTANCES = re.compile(r"^instances_(?P<tag>.+)\.json$")
 

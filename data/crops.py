@@ -20,10 +20,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from data.atomic import atomic_dir
-from data.errors import ConfigError, DataError, Warnings
-from data.imageio import encode_image, load_image_rgb
-from data.model import SPLITS, Dataset, ImageRecord
+from blendaug.data.atomic import atomic_dir
+from blendaug.data.errors import ConfigError, DataError, Warnings
+from blendaug.data.imageio import encode_image, load_image_rgb
+from blendaug.data.model import SPLITS, Dataset, ImageRecord
 
 # Pad colour of ultralytics' letterbox, so a crop's border looks like what the detector sees.
 PAD_VALUE = 114

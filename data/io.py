@@ -7,11 +7,11 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from data.coco import read_coco, write_coco
-from data.errors import ConfigError, DataError, Warnings
-from data.labelme import read_labelme
-from data.model import Dataset
-from data.yolo import read_yolo, write_yolo
+from blendaug.data.coco import read_coco, write_coco
+from blendaug.data.errors import ConfigError, DataError, Warnings
+from blendaug.data.labelme import read_labelme
+from blendaug.data.model import Dataset
+from blendaug.data.yolo import read_yolo, write_yolo
 
 # Every reader is called as reader(src, names=..., skip_bad=..., warnings=...).
 FORMATS: dict[str, Callable[..., Dataset]] = {"yolo": read_yolo, "labelme": read_labelme, "coco": read_coco}

@@ -25,9 +25,9 @@ from pathlib import Path, PureWindowsPath
 
 import numpy as np
 
-from data.errors import DataError, Warnings
-from data.imageio import IMAGE_SUFFIXES, image_size, is_image_file
-from data.model import Dataset, ImageRecord
+from blendaug.data.errors import DataError, Warnings
+from blendaug.data.imageio import IMAGE_SUFFIXES, image_size, is_image_file
+from blendaug.data.model import Dataset, ImageRecord
 
 
 def _rectangle(points: np.ndarray) -> np.ndarray:

@@ -31,8 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from data.errors import ConfigError, DataError, Warnings
-from data.model import Dataset, ImageRecord
+from blendaug.data.errors import ConfigError, DataError, Warnings
+from blendaug.data.model import Dataset, ImageRecord
 
 
 def compile_group_regex(group: str) -> re.Pattern:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from data.model import Dataset, ImageRecord
+from blendaug.data.model import Dataset, ImageRecord
 
 PERCENTILES = (5, 25, 50, 75, 95)
 

@@ -23,11 +23,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from data.atomic import atomic_dir
-from data.errors import ConfigError
-from data.imageio import encode_image
-from data.model import ImageRecord
-from data.toyworld_draw import (
+from blendaug.data.atomic import atomic_dir
+from blendaug.data.errors import ConfigError
+from blendaug.data.imageio import encode_image
+from blendaug.data.model import ImageRecord
+from blendaug.data.toyworld_draw import (
     Tree,
     Vehicle,
     apply_shadow,
@@ -40,9 +40,9 @@ from data.toyworld_draw import (
     tree_shadow,
     vehicle_shadow,
 )
-from data.toyworld_ground import ground_image, stain_mask
-from data.toyworld_layout import GRASS, Layout, make_layout
-from data.yolo import data_yaml_text, format_label_lines
+from blendaug.data.toyworld_ground import ground_image, stain_mask
+from blendaug.data.toyworld_layout import GRASS, Layout, make_layout
+from blendaug.data.yolo import data_yaml_text, format_label_lines
 
 TOYWORLD_NAMES = ("car", "van", "truck")
 GROUP_REGEX = r"^(scene\d+)_"

@@ -7,8 +7,8 @@ import math
 import cv2
 import numpy as np
 
-from data.toyworld_draw import noise_field
-from data.toyworld_layout import CONCRETE, GRASS, LOT, ROAD, Layout
+from blendaug.data.toyworld_draw import noise_field
+from blendaug.data.toyworld_layout import CONCRETE, GRASS, LOT, ROAD, Layout
 
 # Ground base colours per region id, and how strongly coarse/medium/fine noise modulates them.
 GROUND_RGB = {GRASS: (78, 104, 56), ROAD: (86, 87, 90), LOT: (100, 100, 101), CONCRETE: (156, 153, 146)}

@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from data.atomic import atomic_dir, link_or_copy
-from data.errors import DataError, Warnings, where
-from data.imageio import image_size, is_image_file
-from data.model import SPLITS, Dataset, ImageRecord, clip_boxes, cxcywh_norm_to_xyxy, xyxy_to_cxcywh_norm
+from blendaug.data.atomic import atomic_dir, link_or_copy
+from blendaug.data.errors import DataError, Warnings, where
+from blendaug.data.imageio import image_size, is_image_file
+from blendaug.data.model import SPLITS, Dataset, ImageRecord, clip_boxes, cxcywh_norm_to_xyxy, xyxy_to_cxcywh_norm
 
 # Label coordinates may overshoot [0, 1] by float noise from other tools; beyond this they are wrong.
 COORD_TOL = 1e-6

@@ -34,7 +34,7 @@ def train(
 
     The checkpoint is chosen on the val split only; the test split is never given to ultralytics.
     """
-    from detection.train import parse_overrides, train_detector
+    from blendaug.detection.train import parse_overrides, train_detector
 
     overrides = parse_overrides(list(ctx.args))
     record = train_detector(data, out, model=model, recipe=recipe, epochs=epochs, imgsz=imgsz, batch=batch, seed=seed,
@@ -58,7 +58,7 @@ def eval_(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it exists."),
 ) -> None:
     """Evaluate a detector: mAP (ultralytics) plus tp/fp/fn, darknet avg IoU, count MAPE -> metrics.json."""
-    from detection.evaluate import default_eval_out, evaluate_detector
+    from blendaug.detection.evaluate import default_eval_out, evaluate_detector
 
     out = out or default_eval_out(weights, split)
     m = evaluate_detector(weights, data, out, split=split, conf=conf, iou=iou, device=device, imgsz=imgsz,
@@ -80,7 +80,7 @@ def predict(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it exists."),
 ) -> None:
     """Detect objects in images: YOLO-format predictions with confidences, and the images with boxes drawn."""
-    from detection.evaluate import predict_images
+    from blendaug.detection.evaluate import predict_images
 
     n = predict_images(weights, images, out, conf=conf, device=device, imgsz=imgsz, overwrite=overwrite)
     typer.echo(f"predicted {n} images -> {out}")

@@ -26,13 +26,13 @@ from typing import Any
 
 import numpy as np
 
-from data.atomic import atomic_dir, atomic_write_text
-from data.errors import DataError
-from data.imageio import is_image_file, save_image
-from data.model import xyxy_to_cxcywh_norm
-from data.yolo import read_yolo
-from detection.metrics import ap_record, image_result, map_scores, per_image_rows, summarize
-from detection.train import delete_label_caches, finalize_split_yaml, write_split_yaml
+from blendaug.data.atomic import atomic_dir, atomic_write_text
+from blendaug.data.errors import DataError
+from blendaug.data.imageio import is_image_file, save_image
+from blendaug.data.model import xyxy_to_cxcywh_norm
+from blendaug.data.yolo import read_yolo
+from blendaug.detection.metrics import ap_record, image_result, map_scores, per_image_rows, summarize
+from blendaug.detection.train import delete_label_caches, finalize_split_yaml, write_split_yaml
 
 UL_KEYS = ("map50", "map50_95", "precision", "recall")
 CSV_COLUMNS = ("image", "n_true", "n_pred", "tp", "fp", "fn", "iou_sum", "count_ape")
@@ -77,7 +77,7 @@ def evaluate_detector(weights: Path, data: Path, out: Path, *, split: str = "tes
         DataError: a bad dataset (missing keys, paths pointing nowhere), a missing or empty split, a file that
             is not a YOLO checkpoint, or a class count that differs between checkpoint and dataset.
     """
-    from detection import yolo
+    from blendaug.detection import yolo
 
     weights, data, out = Path(weights).absolute(), Path(data).absolute(), Path(out).absolute()
     ds = read_yolo(data)
@@ -159,7 +159,7 @@ def predict_images(weights: Path, images: Path, out: Path, *, conf: float = 0.25
     Returns:
         the number of images.
     """
-    from detection import yolo
+    from blendaug.detection import yolo
 
     images, out = Path(images).absolute(), Path(out).absolute()
     paths = list_images(images)

@@ -20,10 +20,10 @@ from typing import Any
 
 import yaml
 
-from data.atomic import atomic_dir, atomic_write_text
-from data.errors import BlendaugError, ConfigError, DataError
-from data.model import Dataset
-from data.yolo import label_path_for, read_yolo
+from blendaug.data.atomic import atomic_dir, atomic_write_text
+from blendaug.data.errors import BlendaugError, ConfigError, DataError
+from blendaug.data.model import Dataset
+from blendaug.data.yolo import label_path_for, read_yolo
 
 # Named hyper-parameter presets; key=value arguments override them. "epochs" is used when --epochs is not given;
 # the value BATCH stands for the --batch value.
@@ -56,7 +56,7 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
     """
     if not pairs:
         return {}
-    from detection import yolo
+    from blendaug.detection import yolo
 
     out: dict[str, Any] = {}
     for pair in pairs:
@@ -77,7 +77,7 @@ def check_overrides(overrides: dict[str, Any]) -> dict[str, Any]:
     """
     if not overrides:
         return {}
-    from detection import yolo
+    from blendaug.detection import yolo
 
     defaults = yolo.cfg_defaults()
     for key in overrides:
@@ -189,7 +189,7 @@ def train_detector(data: Path, out: Path, *, model: str = "yolov8n.yaml", recipe
     Raises:
         BlendaugError: bad data, arguments, weights, or an ``out`` holding another run.
     """
-    from detection import yolo
+    from blendaug.detection import yolo
 
     out = Path(out).absolute()
     data = Path(data).absolute()

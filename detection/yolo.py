@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from data.errors import ConfigError, DataError
+from blendaug.data.errors import ConfigError, DataError
 
 REPO = Path(__file__).resolve().parents[1]
 _FONT_NAMES = ("Arial.ttf", "Arial.Unicode.ttf")

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import typer
 
-from data.errors import ConfigError
-from gan.cli_score import resolve_device, score
+from blendaug.data.errors import ConfigError
+from blendaug.gan.cli_score import resolve_device, score
 
 app = typer.Typer(add_completion=False, no_args_is_help=True)
 app.command("score", help="Score every snapshot (FID, KID, PRDC, SSIM, TSTR) and assign quality tiers.")(score)
@@ -37,7 +37,7 @@ def train(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar."),
 ) -> None:
     """Train a GAN on the crops: one generator per class, or one for all classes for conditional archs."""
-    from gan.train import TrainConfig, parse_snapshots, train_run
+    from blendaug.gan.train import TrainConfig, parse_snapshots, train_run
 
     cfg = TrainConfig(arch=arch, epochs=epochs, snapshots=parse_snapshots(snapshots, epochs), batch=batch, seed=seed,
                       image_size=size, diffaugment=diffaugment, lr=lr, label_smoothing=label_smoothing, width=width,
@@ -63,14 +63,14 @@ def sample(
     if keras is not None:
         if len(paths) != 1:
             raise ConfigError("with --keras, give only OUT (the model is the --keras file)")
-        from gan.keras_sampler import sample_keras
+        from blendaug.gan.keras_sampler import sample_keras
 
         tier_k = "high" if tier == "mixed" else tier
         out = sample_keras(keras, paths[0], class_name or "", n, seed, keras_label, tier_k, keras_range, overwrite)
     else:
         if len(paths) != 2:
             raise ConfigError("give RUN and OUT (or --keras MODEL and OUT)")
-        from gan.sample import sample_run
+        from blendaug.gan.sample import sample_run
 
         out = sample_run(paths[0], paths[1], n, tier, class_name, seed, resolve_device(device), overwrite)
     typer.echo(f"samples -> {out}")

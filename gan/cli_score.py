@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from data.errors import ConfigError
+from blendaug.data.errors import ConfigError
 
 
 def resolve_device(device: str) -> str:
@@ -59,8 +59,8 @@ def score(
     """Score every snapshot (FID, KID, precision/recall/density/coverage, SSIM, TSTR) into RUN/quality.csv."""
     import torch
 
-    from gan.quality.classifier import ClassifierConfig
-    from gan.quality.score import ScoreConfig, score_run
+    from blendaug.gan.quality.classifier import ClassifierConfig
+    from blendaug.gan.quality.score import ScoreConfig, score_run
 
     if inception is not None:
         features = "inception"

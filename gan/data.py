@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from data.errors import DataError, Warnings, where
-from data.imageio import is_image_file, load_image_rgb
-from gan.quality.crops import resize_square
+from blendaug.data.errors import DataError, Warnings, where
+from blendaug.data.imageio import is_image_file, load_image_rgb
+from blendaug.gan.quality.crops import resize_square
 
 
 @dataclass(frozen=True)

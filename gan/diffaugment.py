@@ -15,7 +15,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from data.errors import ConfigError
+from blendaug.data.errors import ConfigError
 
 AugmentFn = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 

@@ -15,9 +15,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from data.atomic import atomic_dir
-from data.errors import BlendaugError, ConfigError, DataError
-from gan.sample import INDEX_COLUMNS, TIERS
+from blendaug.data.atomic import atomic_dir
+from blendaug.data.errors import BlendaugError, ConfigError, DataError
+from blendaug.gan.sample import INDEX_COLUMNS, TIERS
 
 KERAS_SUFFIXES = (".h5", ".keras")
 
@@ -59,12 +59,11 @@ def sample_keras(
     if not tensorflow_available():
         raise BlendaugError(f"{model}: tensorflow is not installed; `pip install -e .[tf]` to sample Keras generators")
     with atomic_dir(out, overwrite=overwrite) as tmp:
-        cmd = [sys.executable, "-m", "gan.keras_worker", str(model.absolute()), str(tmp / class_name),
+        cmd = [sys.executable, "-m", "blendaug.gan.keras_worker", str(model.absolute()), str(tmp / class_name),
                "--n", str(n), "--seed", str(seed), "--range", value_range]  # fmt: skip
         if label is not None:
             cmd += ["--label", str(label)]
-        repo = Path(__file__).resolve().parents[1]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=repo)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         if proc.returncode != 0:
             lines = proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"]
             raise DataError(f"Keras worker failed: {lines[-1]}")

@@ -17,7 +17,7 @@ from copy import deepcopy
 import torch
 from torch import nn
 
-from data.errors import ConfigError
+from blendaug.data.errors import ConfigError
 
 # Image side -> number of stride-2 (de)convolutions between 4x4 and the image.
 IMAGE_SIZES = {32: 3, 64: 4, 128: 5}

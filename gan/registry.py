@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import torch
 
-from data.errors import ConfigError
-from gan.losses import LOSSES, GanLoss
-from gan.models import Discriminator, Generator, init_weights
+from blendaug.data.errors import ConfigError
+from blendaug.gan.losses import LOSSES, GanLoss
+from blendaug.gan.models import Discriminator, Generator, init_weights
 
 
 @dataclass(frozen=True)

@@ -23,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from data.atomic import atomic_dir
-from data.errors import BlendaugError, ConfigError, DataError, where
-from data.imageio import save_image
-from gan.snapshots import ALL, Snapshot, list_snapshots, read_run_info
+from blendaug.data.atomic import atomic_dir
+from blendaug.data.errors import BlendaugError, ConfigError, DataError, where
+from blendaug.data.imageio import save_image
+from blendaug.gan.snapshots import ALL, Snapshot, list_snapshots, read_run_info
 
 TIERS = ("high", "mid", "low")
 SAMPLE_TIERS = (*TIERS, "mixed")

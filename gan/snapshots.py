@@ -23,11 +23,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from data.atomic import atomic_write_bytes, atomic_write_text
-from data.errors import DataError
-from gan.data import to_uint8
-from gan.models import Generator
-from gan.registry import get_arch
+from blendaug.data.atomic import atomic_write_bytes, atomic_write_text
+from blendaug.data.errors import DataError
+from blendaug.gan.data import to_uint8
+from blendaug.gan.models import Generator
+from blendaug.gan.registry import get_arch
 
 RUN_FILE = "run.json"
 ALL = "all"

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import torch
 
-from gan.diffaugment import diff_augment
-from gan.losses import GanLoss, gradient_penalty
-from gan.models import Discriminator, Generator
+from blendaug.gan.diffaugment import diff_augment
+from blendaug.gan.losses import GanLoss, gradient_penalty
+from blendaug.gan.models import Discriminator, Generator
 
 
 @dataclass
@@ -47,7 +47,7 @@ class GanPair:
 
 @dataclass(frozen=True)
 class StepConfig:
-    """Settings of :func:`train_step` (the per-arch parts come from ``gan.registry.ArchSpec``)."""
+    """Settings of :func:`train_step` (the per-arch parts come from ``blendaug.gan.registry.ArchSpec``)."""
 
     loss: GanLoss
     nz: int = 100

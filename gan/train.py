@@ -21,15 +21,24 @@ import torch
 from torchvision.utils import make_grid
 from tqdm import tqdm
 
-from data.atomic import atomic_write_bytes
-from data.errors import ConfigError, DataError, Warnings
-from data.imageio import encode_image
-from gan.data import Crops, load_crops, to_tensor, to_uint8
-from gan.diffaugment import parse_policy
-from gan.models import Generator, calibrated_copy, n_doublings
-from gan.registry import get_arch
-from gan.snapshots import ALL, RUN_FILE, load_state, read_run_info, save_state, snapshot_dir, units_of, write_run_info
-from gan.step import GanPair, StepConfig, train_step
+from blendaug.data.atomic import atomic_write_bytes
+from blendaug.data.errors import ConfigError, DataError, Warnings
+from blendaug.data.imageio import encode_image
+from blendaug.gan.data import Crops, load_crops, to_tensor, to_uint8
+from blendaug.gan.diffaugment import parse_policy
+from blendaug.gan.models import Generator, calibrated_copy, n_doublings
+from blendaug.gan.registry import get_arch
+from blendaug.gan.snapshots import (
+    ALL,
+    RUN_FILE,
+    load_state,
+    read_run_info,
+    save_state,
+    snapshot_dir,
+    units_of,
+    write_run_info,
+)
+from blendaug.gan.step import GanPair, StepConfig, train_step
 
 GRID_PER_CLASS = 8
 # Settings that must match for a rerun to continue a run folder instead of clashing with it.

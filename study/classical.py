@@ -12,9 +12,9 @@ from pathlib import Path
 import albumentations as A
 import numpy as np
 
-from data.imageio import encode_image, load_image_rgb
-from data.model import Dataset, ImageRecord
-from data.yolo import write_yolo
+from blendaug.data.imageio import encode_image, load_image_rgb
+from blendaug.data.model import Dataset, ImageRecord
+from blendaug.data.yolo import write_yolo
 
 
 def _transform(seed: int) -> A.Compose:

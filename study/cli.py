@@ -11,14 +11,14 @@ import sys
 
 import typer
 
-from classification.cli import app as classify_app
-from compositing.cli import composite, view
-from data.cli import app as data_app
-from data.cli import label
-from data.errors import BlendaugError
-from detection.cli import app as detect_app
-from gan.cli import app as gan_app
-from study.commands import report, study
+from blendaug.classification.cli import app as classify_app
+from blendaug.compositing.cli import composite, view
+from blendaug.data.cli import app as data_app
+from blendaug.data.cli import label
+from blendaug.data.errors import BlendaugError
+from blendaug.detection.cli import app as detect_app
+from blendaug.gan.cli import app as gan_app
+from blendaug.study.commands import report, study
 
 app = typer.Typer(
     name="blendaug",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from data.errors import ConfigError
+from blendaug.data.errors import ConfigError
 
 
 def _config_and_overrides(args: list[str]) -> tuple[str | None, list[str]]:
@@ -32,7 +32,7 @@ def study(
     seed, statistics, report."""
     import yaml
 
-    from study.config import describe_fields, load_config
+    from blendaug.study.config import describe_fields, load_config
 
     config, overrides = _config_and_overrides(args or [])
     cfg = load_config(config, overrides)
@@ -40,7 +40,7 @@ def study(
         typer.echo(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
         typer.echo("\n".join(describe_fields()))
         return
-    from study.runner import run_study
+    from blendaug.study.runner import run_study
 
     run = out or Path("runs") / (Path(config).stem if config else "quick")
     typer.echo(f"study '{cfg.name}': arms {', '.join(cfg.arms)}; seeds {cfg.seeds}; run folder {run}")
@@ -50,8 +50,8 @@ def study(
 
 def report(run: Path = typer.Argument(..., help="A finished study run folder.")) -> None:
     """Rebuild results.csv, summary.csv and the report of a finished run."""
-    from study.config import load_config
-    from study.reportbuild import write_results_and_report
+    from blendaug.study.config import load_config
+    from blendaug.study.reportbuild import write_results_and_report
 
     if not (run / "config.yaml").is_file():
         raise ConfigError(f"{run}: not a study run folder (no config.yaml)")

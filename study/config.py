@@ -8,16 +8,18 @@ line are applied before validation.
 from __future__ import annotations
 
 import difflib
+from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from data.errors import ConfigError
+from blendaug.data.errors import ConfigError
 
 ARMS = ("baseline", "blended_high", "blended_low", "blended_mixed", "paste_real", "classical")
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+# The shipped configs are package data (blendaug.configs), so they are found without the checkout.
+CONFIG_DIR = Path(str(resources.files("blendaug.configs")))
 DEFAULT_CONFIG = CONFIG_DIR / "quick.yaml"
 
 
@@ -190,9 +192,10 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     """
     path = Path(path) if path else DEFAULT_CONFIG
     # `configs/quick.yaml` or `quick.yaml` also name the shipped configs from any working directory.
-    for candidate in (CONFIG_DIR.parent / path, CONFIG_DIR / path):
-        if not path.is_file() and not path.is_absolute() and candidate.is_file():
-            path = candidate
+    if not path.is_file() and not path.is_absolute():
+        shipped = Path(*path.parts[1:]) if path.parts[0] == "configs" and len(path.parts) > 1 else path
+        if (CONFIG_DIR / shipped).is_file():
+            path = CONFIG_DIR / shipped
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
     try:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from study.config import StudyConfig
-from study.pipeline import GAN_ARMS, _device, arm_data_yaml, crops_dir, dataset_yaml
-from study.steps import StepResult, run_step
+from blendaug.study.config import StudyConfig
+from blendaug.study.pipeline import GAN_ARMS, _device, arm_data_yaml, crops_dir, dataset_yaml
+from blendaug.study.steps import StepResult, run_step
 
 # Arms whose classifier training set differs from the baseline's. paste_real pastes real crops into
 # scenes, which gives a crop classifier nothing new, so it has no classification job.
@@ -27,8 +27,8 @@ def classify_folder(run: Path, arm: str, seed: int) -> Path:
 
 def detection_job(cfg: StudyConfig, run: Path, arm: str, seed: int, arm_fp: str) -> StepResult:
     """Train YOLO on the arm's data with one seed, then evaluate on the real, untouched test split."""
-    from detection.evaluate import evaluate_detector
-    from detection.train import train_detector
+    from blendaug.detection.evaluate import evaluate_detector
+    from blendaug.detection.train import train_detector
 
     d = cfg.detection
 
@@ -45,7 +45,7 @@ def detection_job(cfg: StudyConfig, run: Path, arm: str, seed: int, arm_fp: str)
 
 def classification_job(cfg: StudyConfig, run: Path, arm: str, seed: int, arm_fp: str) -> StepResult:
     """Train the crop classifier for one arm and seed; the crops' test split scores it."""
-    from classification.run import TrainArgs, train_run
+    from blendaug.classification.run import TrainArgs, train_run
 
     c = cfg.classification
 

@@ -11,9 +11,9 @@ import csv
 import shutil
 from pathlib import Path
 
-from data.errors import Warnings
-from study.config import StudyConfig
-from study.steps import StepResult, run_step
+from blendaug.data.errors import Warnings
+from blendaug.study.config import StudyConfig
+from blendaug.study.steps import StepResult, run_step
 
 GAN_ARMS = {"blended_high": "high", "blended_low": "low", "blended_mixed": "mixed"}
 
@@ -32,16 +32,16 @@ def crops_dir(run: Path, split: str) -> Path:
 
 def step_data(cfg: StudyConfig, run: Path, log) -> StepResult:
     """Generate or import the images, split them (groups kept together), subsample train."""
-    from data.io import read_dataset
-    from data.split import split_dataset
-    from data.yolo import write_yolo
+    from blendaug.data.io import read_dataset
+    from blendaug.data.split import split_dataset
+    from blendaug.data.yolo import write_yolo
 
     d = cfg.dataset
 
     def build(folder: Path) -> None:
         warnings = Warnings()
         if d.source == "toyworld":
-            from data.toyworld import ToyworldConfig, generate_toyworld
+            from blendaug.data.toyworld import ToyworldConfig, generate_toyworld
 
             src = generate_toyworld(folder / "raw", ToyworldConfig(n_images=d.toyworld.images, seed=d.toyworld.seed,
                                                                    size=d.toyworld.size), overwrite=True)
@@ -59,8 +59,8 @@ def step_data(cfg: StudyConfig, run: Path, log) -> StepResult:
 
 def step_crops(cfg: StudyConfig, run: Path, data_fp: str) -> StepResult:
     """Object crops: train (GAN training data and the classifier's train set), val and test (evaluation only)."""
-    from data.crops import extract_crops
-    from data.yolo import read_yolo
+    from blendaug.data.crops import extract_crops
+    from blendaug.data.yolo import read_yolo
 
     c = cfg.crops
 
@@ -80,8 +80,8 @@ def needed_tiers(cfg: StudyConfig) -> list[str]:
 
 def step_gan(cfg: StudyConfig, run: Path, arch: str, crops_fp: str) -> StepResult:
     """Train one GAN architecture on the train crops (resuming a killed run), then score its snapshots."""
-    from gan.quality.score import ScoreConfig, score_run
-    from gan.train import TrainConfig, train_run
+    from blendaug.gan.quality.score import ScoreConfig, score_run
+    from blendaug.gan.train import TrainConfig, train_run
 
     g = cfg.gan
     seed = cfg.seeds[0]
@@ -100,7 +100,7 @@ def step_gan(cfg: StudyConfig, run: Path, arch: str, crops_fp: str) -> StepResul
 
 def step_samples(cfg: StudyConfig, run: Path, tier: str, gan_fps: dict[str, str]) -> StepResult:
     """Sample GAN crops of one tier from every architecture into one crop folder with one index.csv."""
-    from gan.sample import sample_run
+    from blendaug.gan.sample import sample_run
 
     n = cfg.synthetic.samples_per_class
     archs = list(gan_fps)
@@ -142,13 +142,13 @@ def step_arm_dataset(cfg: StudyConfig, run: Path, arm: str, upstream: dict[str, 
 
     def build(folder: Path) -> None:
         if arm == "classical":
-            from data.yolo import read_yolo
-            from study.classical import write_classical_dataset
+            from blendaug.data.yolo import read_yolo
+            from blendaug.study.classical import write_classical_dataset
 
             write_classical_dataset(read_yolo(dataset_yaml(run)), folder / "dataset", s.copies, cfg.seeds[0])
             return
-        from compositing.compose import CompositeConfig
-        from compositing.run import run_composite
+        from blendaug.compositing.compose import CompositeConfig
+        from blendaug.compositing.run import run_composite
 
         lo, hi = (int(v) for v in s.per_image.split("-"))
         crops = crops_dir(run, "train") if arm == "paste_real" else run / "samples" / GAN_ARMS[arm] / "crops"

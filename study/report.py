@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from data.atomic import atomic_write_text
+from blendaug.data.atomic import atomic_write_text
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from data.atomic import atomic_write_text
-from study import figures
-from study.config import StudyConfig
-from study.pipeline import gan_run_dir
-from study.report import Figure, Section, write_report
-from study.results import (
+from blendaug.data.atomic import atomic_write_text
+from blendaug.study import figures
+from blendaug.study.config import StudyConfig
+from blendaug.study.pipeline import gan_run_dir
+from blendaug.study.report import Figure, Section, write_report
+from blendaug.study.results import (
     CLASSIFICATION_METRICS,
     build_summary,
     classification_rows,
@@ -27,7 +27,7 @@ HEADLINE = {"detection": ["map50", "map50_95", "avg_iou_darknet", "count_mape"],
 
 def collect(cfg: StudyConfig, run: Path):
     """Read every finished job: ``(tidy results, per-image rows by (task, arm, seed))``."""
-    from study.runner import job_folders
+    from blendaug.study.runner import job_folders
 
     values, per_image = {}, {}
     for (task, arm, seed), folder in job_folders(cfg, run).items():
@@ -86,7 +86,7 @@ def _gan_section(cfg: StudyConfig, run: Path, fig_dir: Path) -> Section:
 
 
 def _examples_section(cfg: StudyConfig, run: Path, fig_dir: Path) -> Section:
-    from compositing.view import write_contact_sheet
+    from blendaug.compositing.view import write_contact_sheet
 
     sec = Section("Composite examples")
     for arm in cfg.arms:
@@ -98,7 +98,7 @@ def _examples_section(cfg: StudyConfig, run: Path, fig_dir: Path) -> Section:
 
 
 def _training_section(cfg: StudyConfig, run: Path, fig_dir: Path) -> Section:
-    from study.runner import job_folders
+    from blendaug.study.runner import job_folders
 
     sec = Section("Training")
     curves = {f"{a} s{s}": pd.read_csv(f / "train" / "results.csv")

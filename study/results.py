@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from detection.metrics import APRecord, map_scores
-from study.stats import bootstrap_diff_ci, paired_permutation_p, summarize
+from blendaug.detection.metrics import APRecord, map_scores
+from blendaug.study.stats import bootstrap_diff_ci, paired_permutation_p, summarize
 
 DETECTION_METRICS = ("map50", "map50_95", "precision", "recall", "avg_iou_darknet", "mean_matched_iou",
                      "count_mape", "tp", "fp", "fn")

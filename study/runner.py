@@ -2,7 +2,7 @@
 
 data -> crops -> gan train + score -> samples per tier -> arm datasets -> detection jobs (arm x seed)
 -> classification jobs (arm x seed) -> results.csv / summary.csv -> report.md / report.html.
-Every step is resumable (see :mod:`study.steps`): a rerun after a crash or a kill skips finished
+Every step is resumable (see :mod:`blendaug.study.steps`): a rerun after a crash or a kill skips finished
 work, and a changed setting reruns only the steps that depend on it.
 """
 
@@ -16,11 +16,11 @@ from pathlib import Path
 
 import yaml
 
-from data.atomic import atomic_write_text
-from study.config import StudyConfig
-from study.executor import Executor, Job, LocalExecutor
-from study.jobs import CLASSIFY_ARMS, classification_job, classify_folder, detect_folder, detection_job
-from study.pipeline import (
+from blendaug.data.atomic import atomic_write_text
+from blendaug.study.config import StudyConfig
+from blendaug.study.executor import Executor, Job, LocalExecutor
+from blendaug.study.jobs import CLASSIFY_ARMS, classification_job, classify_folder, detect_folder, detection_job
+from blendaug.study.pipeline import (
     GAN_ARMS,
     needed_tiers,
     step_arm_dataset,
@@ -80,7 +80,7 @@ def run_study(cfg: StudyConfig, out: Path, executor: Executor | None = None,
                  for arm in cfg.arms if arm in CLASSIFY_ARMS for s in cfg.seeds]
     executor.run(jobs, on_done=lambda job, result: timed(job.name.split()[0], result, " ".join(job.name.split()[1:])))
 
-    from study.reportbuild import write_results_and_report
+    from blendaug.study.reportbuild import write_results_and_report
 
     env = _environment(cfg, timings, time.perf_counter() - t_start)
     report = write_results_and_report(cfg, out, env)
@@ -91,7 +91,7 @@ def run_study(cfg: StudyConfig, out: Path, executor: Executor | None = None,
 def _environment(cfg: StudyConfig, timings: dict[str, float], wall: float) -> dict:
     import torch
 
-    from detection.yolo import versions
+    from blendaug.detection.yolo import versions
 
     device = cfg.device
     if device == "auto":

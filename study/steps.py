@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from data.atomic import atomic_write_text
+from blendaug.data.atomic import atomic_write_text
 
 DONE = ".step.json"
 STARTED = ".started.json"

@@ -37,10 +37,9 @@ def run_cli(tmp_path):
         env = dict(os.environ)
         env["HOME"] = str(tmp_path / "home")
         env.setdefault("YOLO_CONFIG_DIR", str(tmp_path / "yolo_config"))
-        env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
         (tmp_path / "home").mkdir(exist_ok=True)
         proc = subprocess.run(
-            [sys.executable, "-m", "study.cli", *map(str, args)],
+            [sys.executable, "-m", "blendaug.study.cli", *map(str, args)],
             cwd=cwd or tmp_path,
             env=env,
             capture_output=True,

@@ -1,6 +1,6 @@
 """Real crops for scoring: a ``blendaug data crops`` folder read into arrays, with a content fingerprint.
 
-Read exactly as ``gan train`` reads them (:func:`gan.data.load_crops`: index or ImageFolder layout,
+Read exactly as ``gan train`` reads them (:func:`blendaug.gan.data.load_crops`: index or ImageFolder layout,
 the ``train`` split by default, every crop resized to one square size, grayscale made RGB).
 """
 
@@ -45,7 +45,7 @@ def resize_square(image: np.ndarray, size: int) -> np.ndarray:
 
 
 def read_real_crops(root: Path, size: int = 64, split: str = "train") -> RealCrops:
-    """Read a crops folder (as ``gan train`` does: :func:`gan.data.load_crops`) resized to ``size``.
+    """Read a crops folder (as ``gan train`` does: :func:`blendaug.gan.data.load_crops`) resized to ``size``.
 
     Args:
         split: rows of ``index.csv`` to use (``all`` = every crop), as for training.
@@ -53,7 +53,7 @@ def read_real_crops(root: Path, size: int = 64, split: str = "train") -> RealCro
     Raises:
         DataError: the folder is missing or holds no crops, or a crop is missing or unreadable.
     """
-    from gan.data import load_crops  # not at the top: gan.data imports resize_square from here
+    from blendaug.gan.data import load_crops  # not at the top: gan.data imports resize_square from here
 
     crops = load_crops(Path(root), size, split)
     digest = hashlib.sha256("\n".join(crops.class_names).encode())

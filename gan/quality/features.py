@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from data.atomic import atomic_write_bytes, atomic_write_text
-from data.errors import ConfigError, DataError
-from gan.quality.classifier import ClassifierConfig, CropNet, embed, predict, to_tensor, train_classifier
-from gan.quality.crops import RealCrops
+from blendaug.data.atomic import atomic_write_bytes, atomic_write_text
+from blendaug.data.errors import ConfigError, DataError
+from blendaug.gan.quality.classifier import ClassifierConfig, CropNet, embed, predict, to_tensor, train_classifier
+from blendaug.gan.quality.crops import RealCrops
 
 
 @dataclass

@@ -5,7 +5,7 @@
 - Precision, recall, density and coverage: k-NN balls (Kynkaenniemi et al. 2019; Naeem et al. 2020),
   written here because torchmetrics has none; it follows the authors' reference code (``prdc``):
   a point is inside a ball only if its distance is strictly smaller than the radius.
-- SSIM to the nearest real crop: see :mod:`gan.quality.ssim`.
+- SSIM to the nearest real crop: see :mod:`blendaug.gan.quality.ssim`.
 - TSTR: see :func:`tstr_accuracy`.
 """
 
@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from gan.quality.classifier import ClassifierConfig, predict, train_classifier
+from blendaug.gan.quality.classifier import ClassifierConfig, predict, train_classifier
 
 # TSTR trains one classifier per snapshot, so it is kept smaller than the feature classifier.
 TSTR_CONFIG = ClassifierConfig(

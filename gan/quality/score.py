@@ -19,14 +19,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from data.atomic import atomic_write_text
-from data.errors import DataError
-from gan.quality import metrics
-from gan.quality.classifier import ClassifierConfig
-from gan.quality.crops import RealCrops, read_real_crops, resize_square
-from gan.quality.features import FeatureRequest, FeatureSpace, build_feature_space
-from gan.quality.ssim import nearest_real_ssim
-from gan.quality.tiers import TierRule, assign_tiers
+from blendaug.data.atomic import atomic_write_text
+from blendaug.data.errors import DataError
+from blendaug.gan.quality import metrics
+from blendaug.gan.quality.classifier import ClassifierConfig
+from blendaug.gan.quality.crops import RealCrops, read_real_crops, resize_square
+from blendaug.gan.quality.features import FeatureRequest, FeatureSpace, build_feature_space
+from blendaug.gan.quality.ssim import nearest_real_ssim
+from blendaug.gan.quality.tiers import TierRule, assign_tiers
 
 COLUMNS = (
     "snapshot", "class", "n_fake", "n_real", "fid", "kid_mean", "kid_std",
@@ -175,7 +175,7 @@ def score_run(
     Returns:
         The quality table (also in ``RUN/quality.csv``).
     """
-    from gan.snapshots import list_snapshots, read_run_info
+    from blendaug.gan.snapshots import list_snapshots, read_run_info
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from data.imageio import save_image
+from blendaug.data.imageio import save_image
 
 COLOURS = {"car": (200, 40, 40), "truck": (40, 200, 40), "van": (40, 40, 200), "bus": (200, 200, 40)}
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from classification.data import (
+from blendaug.classification.data import (
     load_images,
     make_splits,
     read_split_file,
     split_file_text,
     stratified_split,
 )
-from classification.synthetic import classical_augment, parse_tiers, read_synthetic_pool, select_synthetic
-from data.errors import ConfigError, DataError, Warnings
+from blendaug.classification.synthetic import classical_augment, parse_tiers, read_synthetic_pool, select_synthetic
+from blendaug.data.errors import ConfigError, DataError, Warnings
 
 
 def test_seeded_split_is_stratified_disjoint_and_deterministic(crops):

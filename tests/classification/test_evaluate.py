@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from classification.evaluate import eval_run
-from classification.run import TrainArgs, train_run
-from data.errors import DataError
+from blendaug.classification.evaluate import eval_run
+from blendaug.classification.run import TrainArgs, train_run
+from blendaug.data.errors import DataError
 
 TINY = dict(model="smallcnn", size=16, epochs=1, batch=8, device="cpu")
 

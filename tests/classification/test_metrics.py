@@ -7,7 +7,7 @@ import pytest
 import torch
 from torchmetrics.classification import MulticlassConfusionMatrix, MulticlassF1Score, MulticlassPrecision
 
-from classification.metrics import (
+from blendaug.classification.metrics import (
     accuracy,
     balanced_accuracy,
     classification_metrics,

@@ -8,8 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from classification.models import MODELS, build_model, load_weights
-from data.errors import ConfigError, DataError
+from blendaug.classification.models import MODELS, build_model, load_weights
+from blendaug.data.errors import ConfigError, DataError
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))

@@ -10,10 +10,10 @@ import pytest
 import torch
 from torch import nn
 
-from classification.report import read_confusion_csv
-from classification.run import TrainArgs, train_run
-from classification.train import FitConfig, Normalizer, _batch_order, cpu_cores, fit
-from data.errors import ConfigError, Warnings
+from blendaug.classification.report import read_confusion_csv
+from blendaug.classification.run import TrainArgs, train_run
+from blendaug.classification.train import FitConfig, Normalizer, _batch_order, cpu_cores, fit
+from blendaug.data.errors import ConfigError, Warnings
 
 TINY = dict(model="smallcnn", size=16, epochs=2, batch=8, device="cpu", val=0.25, test=0.25)
 

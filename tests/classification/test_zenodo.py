@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from classification.run import TrainArgs, train_run
+from blendaug.classification.run import TrainArgs, train_run
 from tests.conftest import shared_dataset
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from data.imageio import save_image
-from data.model import Dataset, ImageRecord
-from data.yolo import write_yolo
+from blendaug.data.imageio import save_image
+from blendaug.data.model import Dataset, ImageRecord
+from blendaug.data.yolo import write_yolo
 
 NAMES = ["car", "van"]
 

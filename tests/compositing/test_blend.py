@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from compositing.blend import (
+from blendaug.compositing.blend import (
     BLEND_MODES,
     MODIFIERS,
     alpha_composite,

@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 
-from data.imageio import load_image_rgb
-from data.yolo import read_yolo
+from blendaug.data.imageio import load_image_rgb
+from blendaug.data.yolo import read_yolo
 
 
 def test_composite_then_view(run_cli, backgrounds, gan_crops, tmp_path):

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from compositing.compose import CompositeConfig, compose_image, render_object
-from compositing.crops import CropPool, CropRecord, LoadedCrop
-from compositing.masks import MASKS, object_extent, object_region
-from compositing.placement import ioa
+from blendaug.compositing.compose import CompositeConfig, compose_image, render_object
+from blendaug.compositing.crops import CropPool, CropRecord, LoadedCrop
+from blendaug.compositing.masks import MASKS, object_extent, object_region
+from blendaug.compositing.placement import ioa
 
 
 class MemoryPool(CropPool):
@@ -99,7 +99,7 @@ def test_rules_hold_labels_count_and_overlap():
 
 
 def test_no_valid_placement_is_counted_not_raised():
-    from data.errors import Warnings
+    from blendaug.data.errors import Warnings
 
     bg = np.full((30, 30, 3), 100, np.uint8)
     pool = MemoryPool([_solid((255, 0, 0))])

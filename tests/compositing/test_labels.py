@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from compositing.labels import merge_labels, visible_fraction
+from blendaug.compositing.labels import merge_labels, visible_fraction
 
 
 def test_visible_fraction_counts_covered_box_pixels():

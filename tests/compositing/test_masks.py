@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from compositing.masks import (
+from blendaug.compositing.masks import (
     MASKS,
     letterbox_content,
     object_extent,
@@ -13,7 +13,7 @@ from compositing.masks import (
     object_region,
     soft_shape_mask,
 )
-from data.errors import DataError
+from blendaug.data.errors import DataError
 
 
 @pytest.mark.parametrize("shape", ["rect", "ellipse"])

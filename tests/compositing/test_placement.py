@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from compositing.placement import (
+from blendaug.compositing.placement import (
     box_sizes_by_class,
     ioa,
     object_size_for_box,

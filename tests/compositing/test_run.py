@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 from scipy.stats import ks_2samp
 
-from compositing.compose import CompositeConfig, compose_image
-from compositing.crops import CropPool, read_crop_index
-from compositing.placement import box_sizes_by_class
-from compositing.run import run_composite
-from data.errors import ConfigError, DataError, Warnings
-from data.imageio import load_image_rgb
-from data.yolo import read_yolo
+from blendaug.compositing.compose import CompositeConfig, compose_image
+from blendaug.compositing.crops import CropPool, read_crop_index
+from blendaug.compositing.placement import box_sizes_by_class
+from blendaug.compositing.run import run_composite
+from blendaug.data.errors import ConfigError, DataError, Warnings
+from blendaug.data.imageio import load_image_rgb
+from blendaug.data.yolo import read_yolo
 from tests.compositing.builders import NAMES, make_backgrounds, make_crops
 from tests.conftest import shared_dataset
 
@@ -173,9 +173,9 @@ def test_small_backgrounds_and_no_placement_are_counted_warnings(tmp_path):
 
 
 def test_backgrounds_smaller_than_every_real_box_are_skipped(tmp_path):
-    from data.imageio import save_image
-    from data.model import Dataset, ImageRecord
-    from data.yolo import write_yolo
+    from blendaug.data.imageio import save_image
+    from blendaug.data.model import Dataset, ImageRecord
+    from blendaug.data.yolo import write_yolo
 
     recs = []
     for i, size in enumerate((100, 20)):
@@ -246,7 +246,7 @@ def test_crops_larger_than_the_background_are_scaled_to_real_sizes(backgrounds, 
 
 
 def test_unchanged_images_fall_back_to_symlinks(backgrounds, gan_crops, tmp_path, monkeypatch):
-    import compositing.run as run
+    import blendaug.compositing.run as run
 
     def no_hard_links(src, dst):
         raise OSError("cross-device link")

@@ -4,8 +4,8 @@ import os
 
 import pytest
 
-from data.atomic import atomic_dir, atomic_write_text
-from data.errors import BlendaugError
+from blendaug.data.atomic import atomic_dir, atomic_write_text
+from blendaug.data.errors import BlendaugError
 
 
 def test_atomic_dir_appears_only_on_success(tmp_path):

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from data.coco import read_coco
-from data.errors import ConfigError, DataError, Warnings
-from data.imageio import encode_image, image_size, load_image_rgb, save_image
-from data.io import read_dataset
-from data.labelme import read_labelme
-from data.yolo import read_yolo
+from blendaug.data.coco import read_coco
+from blendaug.data.errors import ConfigError, DataError, Warnings
+from blendaug.data.imageio import encode_image, image_size, load_image_rgb, save_image
+from blendaug.data.io import read_dataset
+from blendaug.data.labelme import read_labelme
+from blendaug.data.yolo import read_yolo
 
 # ---- images ---------------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from data.cli import labelme_command
+from blendaug.data.cli import labelme_command
 
 GROUPS = ("data", "label", "gan", "composite", "detect", "classify", "study", "report", "view")
 
@@ -75,7 +75,7 @@ def test_bad_label_line_is_one_line_error_naming_file_and_line(run_cli, tmp_path
     (src / "labels").mkdir()
     import numpy as np
 
-    from data.imageio import save_image
+    from blendaug.data.imageio import save_image
 
     save_image(src / "images" / "a.png", np.zeros((20, 30, 3), np.uint8))
     (src / "labels" / "a.txt").write_text("0 0.5 0.5 0.2 0.2\n0 0.5 0.5 0.2\n")
@@ -96,7 +96,7 @@ def test_import_labelme_then_export_coco(run_cli, tmp_path):
 
     import numpy as np
 
-    from data.imageio import save_image
+    from blendaug.data.imageio import save_image
 
     lm = tmp_path / "lm"
     save_image(lm / "img1.png", np.full((40, 50, 3), 90, np.uint8))

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from data.coco import image_bases, read_coco, write_coco
-from data.errors import BlendaugError, DataError, Warnings
-from data.imageio import save_image
-from data.model import Dataset, ImageRecord
+from blendaug.data.coco import image_bases, read_coco, write_coco
+from blendaug.data.errors import BlendaugError, DataError, Warnings
+from blendaug.data.imageio import save_image
+from blendaug.data.model import Dataset, ImageRecord
 
 
 def _image(path, w=100, h=80):
@@ -157,7 +157,7 @@ def test_write_coco_then_read_back_keeps_splits_boxes_and_names(tmp_path):
 
 
 def test_write_coco_writes_embedded_images_and_refuses_existing_out(tmp_path):
-    from data.imageio import encode_image
+    from blendaug.data.imageio import encode_image
 
     payload = encode_image(np.zeros((10, 12, 3), np.uint8), ".png")
     ds = Dataset(names=["car"], images=[ImageRecord(tmp_path / "nowhere.png", 12, 10, data=payload)])

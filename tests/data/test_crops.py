@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from data.crops import INDEX_COLUMNS, PAD_VALUE, crop_box, extract_crops
-from data.errors import BlendaugError, ConfigError, DataError, Warnings
-from data.imageio import encode_image, load_image_rgb, save_image
-from data.model import Dataset, ImageRecord
+from blendaug.data.crops import INDEX_COLUMNS, PAD_VALUE, crop_box, extract_crops
+from blendaug.data.errors import BlendaugError, ConfigError, DataError, Warnings
+from blendaug.data.imageio import encode_image, load_image_rgb, save_image
+from blendaug.data.model import Dataset, ImageRecord
 
 RED = (255, 0, 0)
 GREEN = (0, 255, 0)

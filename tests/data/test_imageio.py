@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from data.imageio import _decode_jpeg, encode_image, image_size, is_image_file, load_image_rgb, save_image
+from blendaug.data.imageio import _decode_jpeg, encode_image, image_size, is_image_file, load_image_rgb, save_image
 
 
 def _pixels(h=7, w=9):

@@ -8,9 +8,9 @@ import json
 import numpy as np
 import pytest
 
-from data.errors import DataError, Warnings
-from data.imageio import encode_image, save_image
-from data.labelme import read_labelme, shape_to_box
+from blendaug.data.errors import DataError, Warnings
+from blendaug.data.imageio import encode_image, save_image
+from blendaug.data.labelme import read_labelme, shape_to_box
 
 
 def _image(path, w=100, h=80):

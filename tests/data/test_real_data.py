@@ -13,11 +13,11 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from data.crops import extract_crops
-from data.errors import Warnings
-from data.imageio import load_image_rgb
-from data.split import group_key, split_dataset
-from data.yolo import read_yolo
+from blendaug.data.crops import extract_crops
+from blendaug.data.errors import Warnings
+from blendaug.data.imageio import load_image_rgb
+from blendaug.data.split import group_key, split_dataset
+from blendaug.data.yolo import read_yolo
 from tests.conftest import shared_dataset
 
 # aerial_cars_jekhor, 7 groups: the DJI video ids (DJI_0005, DJI-00760, DJI_0762, DJI_0013); KIT AIS

@@ -7,12 +7,12 @@ import json
 
 import numpy as np
 
-from data.coco import read_coco, write_coco
-from data.imageio import encode_image, save_image
-from data.io import detect_format, read_dataset, write_dataset
-from data.labelme import read_labelme
-from data.model import Dataset, xyxy_to_cxcywh_norm
-from data.yolo import read_yolo, write_yolo
+from blendaug.data.coco import read_coco, write_coco
+from blendaug.data.imageio import encode_image, save_image
+from blendaug.data.io import detect_format, read_dataset, write_dataset
+from blendaug.data.labelme import read_labelme
+from blendaug.data.model import Dataset, xyxy_to_cxcywh_norm
+from blendaug.data.yolo import read_yolo, write_yolo
 
 
 def _labelme_folder(root):

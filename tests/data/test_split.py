@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from data.errors import ConfigError, DataError, Warnings
-from data.model import Dataset, ImageRecord
-from data.split import group_key, split_dataset
+from blendaug.data.errors import ConfigError, DataError, Warnings
+from blendaug.data.model import Dataset, ImageRecord
+from blendaug.data.split import group_key, split_dataset
 
 
 def _rec(name: str, classes: list[int] = (0,), split: str = "train") -> ImageRecord:

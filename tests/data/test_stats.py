@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from data.model import Dataset, ImageRecord
-from data.stats import dataset_stats, format_stats
+from blendaug.data.model import Dataset, ImageRecord
+from blendaug.data.stats import dataset_stats, format_stats
 
 
 def _ds() -> Dataset:

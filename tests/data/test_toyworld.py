@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 import yaml
 
-import data.toyworld as toyworld
-from data.errors import BlendaugError, ConfigError
-from data.imageio import load_image_rgb
-from data.split import group_images
-from data.toyworld import GROUP_REGEX, TOYWORLD_NAMES, ToyworldConfig, generate_toyworld, render_scene
-from data.toyworld_draw import Vehicle, box_xyxy, draw_vehicle
-from data.yolo import read_yolo
+import blendaug.data.toyworld as toyworld
+from blendaug.data.errors import BlendaugError, ConfigError
+from blendaug.data.imageio import load_image_rgb
+from blendaug.data.split import group_images
+from blendaug.data.toyworld import GROUP_REGEX, TOYWORLD_NAMES, ToyworldConfig, generate_toyworld, render_scene
+from blendaug.data.toyworld_draw import Vehicle, box_xyxy, draw_vehicle
+from blendaug.data.yolo import read_yolo
 
 
 def _digests(root: Path) -> dict[str, str]:

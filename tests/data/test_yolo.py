@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import yaml
 
-from data.errors import BlendaugError, DataError
-from data.imageio import save_image
-from data.model import Dataset, ImageRecord
-from data.yolo import format_label_lines, label_path_for, parse_label_file, read_yolo, write_yolo
+from blendaug.data.errors import BlendaugError, DataError
+from blendaug.data.imageio import save_image
+from blendaug.data.model import Dataset, ImageRecord
+from blendaug.data.yolo import format_label_lines, label_path_for, parse_label_file, read_yolo, write_yolo
 
 
 def _img(path, w=20, h=10):

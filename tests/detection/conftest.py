@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from data.imageio import encode_image
-from data.model import Dataset, ImageRecord
-from data.yolo import write_yolo
+from blendaug.data.imageio import encode_image
+from blendaug.data.model import Dataset, ImageRecord
+from blendaug.data.yolo import write_yolo
 
 COLOURS = {0: (220, 40, 40), 1: (40, 60, 220)}  # class 0 red, class 1 blue
 

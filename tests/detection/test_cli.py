@@ -8,7 +8,7 @@ import math
 
 import yaml
 
-from detection.metrics import APRecord, map_scores
+from blendaug.detection.metrics import APRecord, map_scores
 
 METRIC_KEYS = ("map50", "map50_95", "precision", "recall", "tp", "fp", "fn", "avg_iou_darknet", "mean_matched_iou",
                "count_mape")
@@ -48,7 +48,7 @@ def test_train_eval_predict(run_cli, rect_data, tmp_path):
     assert not list((rect_data.parent / "labels").glob("*.cache"))  # no cache left to leak into another dataset
     assert not list(tmp_path.glob(".tmp-*")) and not (tmp_path / "runs").exists()
 
-    from detection.yolo import _model
+    from blendaug.detection.yolo import _model
 
     seeded = _model("yolov8n.yaml", run / "weights" / "best.pt")  # what --weights does before training
     assert seeded.ckpt is not None and str(seeded.ckpt_path).endswith("best.pt")

@@ -7,8 +7,8 @@ import pytest
 
 @pytest.mark.slow
 def test_cpu_small_recipe_learns_rectangles(tmp_path, rect_factory):
-    from detection.evaluate import evaluate_detector
-    from detection.train import train_detector
+    from blendaug.detection.evaluate import evaluate_detector
+    from blendaug.detection.train import train_detector
 
     data = rect_factory(tmp_path / "ds", {"train": 24, "val": 6, "test": 8}, size=128, seed=1)
     record = train_detector(data, tmp_path / "run", recipe="cpu-small", epochs=40, imgsz=128, batch=8, seed=0,

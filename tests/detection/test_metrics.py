@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from detection.metrics import (
+from blendaug.detection.metrics import (
     APRecord,
     ap_record,
     average_precision,

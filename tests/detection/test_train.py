@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from data.errors import BlendaugError, ConfigError, DataError
-from detection.train import (
+from blendaug.data.errors import BlendaugError, ConfigError, DataError
+from blendaug.detection.train import (
     RECIPES,
     delete_label_caches,
     load_train_data,
@@ -103,8 +103,8 @@ def test_stale_label_caches_are_deleted(rect_data):
 def test_weights_that_are_not_a_checkpoint(tmp_path, rect_data):
     import torch
 
-    from detection.train import train_detector
-    from detection.yolo import load_checkpoint
+    from blendaug.detection.train import train_detector
+    from blendaug.detection.yolo import load_checkpoint
 
     text = tmp_path / "notes.pt"
     text.write_text("not a checkpoint")
@@ -122,7 +122,7 @@ def test_weights_that_are_not_a_checkpoint(tmp_path, rect_data):
 
 
 def test_model_must_be_a_yaml(tmp_path, rect_data):
-    from detection.train import train_detector
+    from blendaug.detection.train import train_detector
 
     with pytest.raises(ConfigError, match="--weights"):
         train_detector(rect_data, tmp_path / "run", model="yolov8n.pt", epochs=1, imgsz=64, batch=2, device="cpu")
@@ -134,7 +134,7 @@ def test_model_must_be_a_yaml(tmp_path, rect_data):
 
 
 def test_finished_run_is_reused_or_refused(tmp_path, rect_data):
-    from detection.train import train_detector
+    from blendaug.detection.train import train_detector
 
     out = tmp_path / "run"
     out.mkdir()

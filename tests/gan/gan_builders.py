@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from data.imageio import save_image
+from blendaug.data.imageio import save_image
 
 COLOURS = {"red": (220, 30, 30), "blue": (30, 30, 220), "green": (30, 200, 30)}
 INDEX_HEADER = ["file", "class", "class_id", "split", "source_image", "x1", "y1", "x2", "y2"]

@@ -14,8 +14,8 @@ import sys
 import numpy as np
 import pytest
 
-from data.imageio import load_image_rgb
-from gan.keras_worker import to_uint8
+from blendaug.data.imageio import load_image_rgb
+from blendaug.gan.keras_worker import to_uint8
 
 needs_tf = pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None, reason="tensorflow not installed")
 

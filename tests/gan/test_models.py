@@ -8,11 +8,11 @@ import pytest
 import torch
 from torch import nn
 
-from data.errors import ConfigError
-from gan.diffaugment import AUGMENT_FNS, contrast, cutout, diff_augment, parse_policy, saturation, translation
-from gan.losses import bce_d_loss, bce_g_loss, gradient_penalty, wgan_d_loss, wgan_g_loss
-from gan.models import calibrated_copy
-from gan.registry import GAN_ARCHS, get_arch
+from blendaug.data.errors import ConfigError
+from blendaug.gan.diffaugment import AUGMENT_FNS, contrast, cutout, diff_augment, parse_policy, saturation, translation
+from blendaug.gan.losses import bce_d_loss, bce_g_loss, gradient_penalty, wgan_d_loss, wgan_g_loss
+from blendaug.gan.models import calibrated_copy
+from blendaug.gan.registry import GAN_ARCHS, get_arch
 
 
 def gen(seed: int = 0) -> torch.Generator:

@@ -12,15 +12,15 @@ import torch
 from PIL import Image
 from torchmetrics.functional.image import structural_similarity_index_measure
 
-from data.errors import DataError
-from data.imageio import save_image
-from gan.quality import metrics
-from gan.quality.classifier import ClassifierConfig, predict, train_classifier
-from gan.quality.crops import read_real_crops
-from gan.quality.features import FeatureRequest, build_feature_space
-from gan.quality.score import ScoreConfig, finish_table, score_snapshot
-from gan.quality.ssim import nearest_real_ssim
-from gan.quality.tiers import TierRule, assign_tiers, rank_tier
+from blendaug.data.errors import DataError
+from blendaug.data.imageio import save_image
+from blendaug.gan.quality import metrics
+from blendaug.gan.quality.classifier import ClassifierConfig, predict, train_classifier
+from blendaug.gan.quality.crops import read_real_crops
+from blendaug.gan.quality.features import FeatureRequest, build_feature_space
+from blendaug.gan.quality.score import ScoreConfig, finish_table, score_snapshot
+from blendaug.gan.quality.ssim import nearest_real_ssim
+from blendaug.gan.quality.tiers import TierRule, assign_tiers, rank_tier
 
 TINY = ClassifierConfig(image_size=16, width=8, num_features=16, epochs=10, batch=16)
 

@@ -7,11 +7,11 @@ import csv
 import numpy as np
 import pytest
 
-from data.errors import BlendaugError, ConfigError, DataError
-from data.imageio import load_image_rgb
-from gan.sample import INDEX_COLUMNS, plan_draws, read_quality, sample_run, split_evenly, tier_shares
-from gan.snapshots import list_snapshots
-from gan.train import TrainConfig, train_run
+from blendaug.data.errors import BlendaugError, ConfigError, DataError
+from blendaug.data.imageio import load_image_rgb
+from blendaug.gan.sample import INDEX_COLUMNS, plan_draws, read_quality, sample_run, split_evenly, tier_shares
+from blendaug.gan.snapshots import list_snapshots
+from blendaug.gan.train import TrainConfig, train_run
 from tests.gan.gan_builders import make_crops, write_quality
 
 CLASSES = ["car", "van"]

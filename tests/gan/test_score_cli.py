@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from data.errors import DataError
-from data.imageio import save_image
-from gan.quality.classifier import ClassifierConfig
-from gan.quality.score import COLUMNS, ScoreConfig, score_run
-from gan.quality.tiers import assign_tiers
+from blendaug.data.errors import DataError
+from blendaug.data.imageio import save_image
+from blendaug.gan.quality.classifier import ClassifierConfig
+from blendaug.gan.quality.score import COLUMNS, ScoreConfig, score_run
+from blendaug.gan.quality.tiers import assign_tiers
 
 CFG = ScoreConfig(n=16, seed=1, ssim_fakes=4, ssim_reals=4, classifier=ClassifierConfig(epochs=2))
 FAST = ["--n", "16", "--feature-epochs", "2", "--image-size", "32", "--ssim-fakes", "4", "--ssim-reals", "4"]
@@ -46,7 +46,7 @@ def make_crops(root, classes=("red", "blue"), n=12, size=32, seed=0):
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     """A real 2-epoch DCGAN run at 32 px (snapshots at epochs 1 and 2) and its crops; copy before writing."""
-    from gan.train import TrainConfig, train_run
+    from blendaug.gan.train import TrainConfig, train_run
 
     root = tmp_path_factory.mktemp("tiny_run")
     crops = make_crops(root / "crops")
@@ -102,7 +102,7 @@ def test_score_bad_input(tiny_run, tmp_path, run_cli):
 
 @pytest.mark.slow
 def test_score_conditional_run(tmp_path):
-    from gan.train import TrainConfig, train_run
+    from blendaug.gan.train import TrainConfig, train_run
 
     crops = make_crops(tmp_path / "crops", classes=("red", "blue", "green"), n=8)
     cfg = TrainConfig(arch="cdcgan", epochs=2, snapshots=(1, 2), batch=8, image_size=32, seed=0)

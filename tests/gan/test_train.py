@@ -10,13 +10,13 @@ import pytest
 import torch
 from PIL import Image
 
-from data.errors import ConfigError, DataError, Warnings
-from data.imageio import save_image
-from gan.data import load_crops
-from gan.registry import GAN_ARCHS, get_arch
-from gan.snapshots import list_snapshots, load_state, save_state
-from gan.step import GanPair, StepConfig, train_step
-from gan.train import TrainConfig, parse_snapshots, train_run
+from blendaug.data.errors import ConfigError, DataError, Warnings
+from blendaug.data.imageio import save_image
+from blendaug.gan.data import load_crops
+from blendaug.gan.registry import GAN_ARCHS, get_arch
+from blendaug.gan.snapshots import list_snapshots, load_state, save_state
+from blendaug.gan.step import GanPair, StepConfig, train_step
+from blendaug.gan.train import TrainConfig, parse_snapshots, train_run
 from tests.gan.gan_builders import make_crops, squares_batch
 
 TINY = dict(epochs=3, batch=4, image_size=32, width=8, nz=16)

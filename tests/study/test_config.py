@@ -1,7 +1,7 @@
 import pytest
 
-from data.errors import ConfigError
-from study.config import StudyConfig, describe_fields, load_config, parse_overrides
+from blendaug.data.errors import ConfigError
+from blendaug.study.config import StudyConfig, describe_fields, load_config, parse_overrides
 
 
 def write(tmp_path, text):

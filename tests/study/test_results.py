@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from detection.metrics import ap_record
-from study.results import detection_rows, paired_image_stats
+from blendaug.detection.metrics import ap_record
+from blendaug.study.results import detection_rows, paired_image_stats
 
 SQUARE = [0.0, 0.0, 10.0, 10.0]
 

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from study.stats import (
+from blendaug.study.stats import (
     bootstrap_diff_ci,
     mean_sd,
     paired_permutation_p,

@@ -1,6 +1,6 @@
 import json
 
-from study.steps import DONE, fingerprint, run_step
+from blendaug.study.steps import DONE, fingerprint, run_step
 
 
 def test_fingerprint_is_stable_and_order_free():

@@ -34,7 +34,7 @@ def _env(tmp: Path) -> dict:
 
 
 def study(tmp: Path, out: Path, *overrides: str, timeout: float = 900) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "study.cli", "study", str(REPO / "configs" / "smoke.yaml"), *overrides,
+    cmd = [sys.executable, "-m", "blendaug.study.cli", "study", str(REPO / "configs" / "smoke.yaml"), *overrides,
            "--out", str(out)]
     return subprocess.run(cmd, cwd=tmp, env=_env(tmp), capture_output=True, text=True, timeout=timeout)
 
@@ -92,7 +92,7 @@ def test_report_html_opens_offline_in_chromium(smoke_run):
 def test_report_command_rebuilds_the_same_results(smoke_run, tmp_path):
     before = (smoke_run / "results.csv").read_text()
     (smoke_run / "report.html").unlink()
-    proc = subprocess.run([sys.executable, "-m", "study.cli", "report", str(smoke_run)], cwd=tmp_path,
+    proc = subprocess.run([sys.executable, "-m", "blendaug.study.cli", "report", str(smoke_run)], cwd=tmp_path,
                           env=_env(tmp_path), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert (smoke_run / "report.html").is_file() and (smoke_run / "results.csv").read_text() == before
@@ -103,7 +103,7 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
     assert clean.returncode == 0, clean.stderr[-3000:]
 
     killed_out = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "study.cli", "study", str(REPO / "configs" / "smoke.yaml"), *MICRO,
+    cmd = [sys.executable, "-m", "blendaug.study.cli", "study", str(REPO / "configs" / "smoke.yaml"), *MICRO,
            "--out", str(killed_out)]
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=_env(tmp_path), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)

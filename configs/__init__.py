@@ -1,0 +1,1 @@
+"""The shipped study configs (``*.yaml``), installed as package data of ``blendaug.configs``."""
