@@ -18,7 +18,7 @@ import yaml
 
 from blendaug.data.atomic import atomic_write_text
 from blendaug.study.config import StudyConfig
-from blendaug.study.executor import Executor, Job, LocalExecutor
+from blendaug.study.executor import Executor, LocalExecutor, Node
 from blendaug.study.jobs import CLASSIFY_ARMS, classification_job, classify_folder, detect_folder, detection_job
 from blendaug.study.pipeline import (
     GAN_ARMS,
@@ -70,15 +70,21 @@ def run_study(cfg: StudyConfig, out: Path, executor: Executor | None = None,
             timed("composite", result, arm)
         arm_fps[arm] = result.fingerprint if result is not None else data.fingerprint
 
-    jobs = [Job(f"detect {arm} seed{s}", detection_job, {"cfg": cfg, "run": out, "arm": arm, "seed": s,
-                                                         "arm_fp": arm_fps[arm]})
+    jobs = [Node(f"detect/{arm}/seed{s}", "detect", "", detection_job,
+                 {"cfg": cfg, "run": out, "arm": arm, "seed": s, "arm_fp": arm_fps[arm]})
             for arm in cfg.arms for s in cfg.seeds]
     if cfg.classification.enabled:
-        jobs += [Job(f"classify {arm} seed{s}", classification_job,
-                     {"cfg": cfg, "run": out, "arm": arm, "seed": s,
-                      "arm_fp": {"crops": crops.fingerprint, **upstream.get(arm, {})}})
+        jobs += [Node(f"classify/{arm}/seed{s}", "classify", "", classification_job,
+                      {"cfg": cfg, "run": out, "arm": arm, "seed": s,
+                       "arm_fp": {"crops": crops.fingerprint, **upstream.get(arm, {})}})
                  for arm in cfg.arms if arm in CLASSIFY_ARMS for s in cfg.seeds]
-    executor.run(jobs, on_done=lambda job, result: timed(job.name.split()[0], result, " ".join(job.name.split()[1:])))
+
+    def on_event(e) -> None:
+        if e.state in ("done", "skipped"):
+            kind, rest = e.node.id.split("/", 1)
+            timed(kind, e.result, rest.replace("/", " "))
+
+    executor.run(jobs, on_event=on_event)
 
     from blendaug.study.reportbuild import write_results_and_report
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -46,9 +47,13 @@ def test_every_module_imports_under_the_blendaug_namespace(tmp_path):
 
 @pytest.mark.slow
 def test_wheel_installs_and_runs_on_its_own(tmp_path):
+    # Build from a copy: setuptools writes build/ and *.egg-info into the source tree.
+    src = tmp_path / "src"
+    shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(".git", "build", "runs", "*.egg-info", "__pycache__",
+                                                             ".yolo_config", ".pytest_cache", ".ruff_cache"))
     wheels = tmp_path / "wheels"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
-                    str(wheels), str(REPO)], check=True, timeout=300, cwd=tmp_path)
+                    str(wheels), str(src)], check=True, timeout=300, cwd=tmp_path)
     (wheel,) = wheels.glob("blendaug-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     tops = {n.split("/")[0] for n in names}
