@@ -16,6 +16,7 @@ import difflib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from blendaug.data.errors import ConfigError
@@ -37,19 +38,24 @@ class Node:
         id: unique and readable, e.g. ``detect/blended_mixed/seed0`` (``cell=...`` parts when a sweep varies it).
         kind: ``data``, ``crops``, ``generator``, ``samples``, ``arm``, ``detect``, ``classify``.
         fingerprint: hash of everything the node reads (its config values and its inputs' fingerprints).
+        folder: the node's absolute output folder; it is finished when ``folder/.step.json`` holds
+            ``fingerprint`` (:func:`blendaug.study.steps.is_done`), and its full log goes to ``folder/log.txt``.
         fn: a module-level function (picklable by reference) returning a ``StepResult``.
         kwargs: picklable arguments; paths are absolute (a Ray worker runs in another directory).
         deps: ids of the nodes whose outputs ``fn`` reads.
         resources: CPU threads and GPU share it asks for.
+        cost: relative amount of work (e.g. images x epochs) for time estimates; 0 when unknown.
     """
 
     id: str
     kind: str
     fingerprint: str
+    folder: Path
     fn: Callable[..., Any]
     kwargs: dict[str, Any] = field(default_factory=dict)
     deps: tuple[str, ...] = ()
     resources: Resources = Resources()
+    cost: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -70,11 +70,12 @@ def run_study(cfg: StudyConfig, out: Path, executor: Executor | None = None,
             timed("composite", result, arm)
         arm_fps[arm] = result.fingerprint if result is not None else data.fingerprint
 
-    jobs = [Node(f"detect/{arm}/seed{s}", "detect", "", detection_job,
+    jobs = [Node(f"detect/{arm}/seed{s}", "detect", "", detect_folder(out, arm, s), detection_job,
                  {"cfg": cfg, "run": out, "arm": arm, "seed": s, "arm_fp": arm_fps[arm]})
             for arm in cfg.arms for s in cfg.seeds]
     if cfg.classification.enabled:
-        jobs += [Node(f"classify/{arm}/seed{s}", "classify", "", classification_job,
+        jobs += [Node(f"classify/{arm}/seed{s}", "classify", "", classify_folder(out, arm, s),
+                      classification_job,
                       {"cfg": cfg, "run": out, "arm": arm, "seed": s,
                        "arm_fp": {"crops": crops.fingerprint, **upstream.get(arm, {})}})
                  for arm in cfg.arms if arm in CLASSIFY_ARMS for s in cfg.seeds]

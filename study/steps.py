@@ -48,6 +48,12 @@ def read_done(folder: Path) -> dict | None:
         return None
 
 
+def is_done(folder: Path, fp: str) -> bool:
+    """Whether ``folder`` holds a finished step with fingerprint ``fp``."""
+    done = read_done(folder)
+    return done is not None and done.get("fingerprint") == fp
+
+
 def run_step(folder: Path, key: Any, build: Callable[[Path], None]) -> StepResult:
     """Run ``build(folder)`` unless ``folder`` already holds a finished step with the same key.
 
