@@ -133,10 +133,15 @@ class LocalExecutor:
 EXECUTORS: dict[str, Callable[..., Executor]] = {"local": LocalExecutor}
 
 
-def get_executor(kind: str, **options: Any) -> Executor:
-    """The executor registered as ``kind``, built with ``options`` (did-you-mean error for an unknown kind)."""
+def get_executor_class(kind: str) -> Callable[..., Executor]:
+    """The executor factory registered as ``kind`` (did-you-mean ConfigError for an unknown kind)."""
     if kind not in EXECUTORS:
         close = difflib.get_close_matches(kind, list(EXECUTORS), n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
-        raise ConfigError(f"executor '{kind}' is unknown{hint}; choose from {', '.join(EXECUTORS)}")
-    return EXECUTORS[kind](**options)
+        raise ConfigError(f"executor.kind: unknown executor '{kind}'{hint}; choose from {', '.join(EXECUTORS)}")
+    return EXECUTORS[kind]
+
+
+def get_executor(kind: str, **options: Any) -> Executor:
+    """The executor registered as ``kind``, built with ``options`` (did-you-mean error for an unknown kind)."""
+    return get_executor_class(kind)(**options)
