@@ -85,10 +85,36 @@ def atomic_write_bytes(path: str | os.PathLike, payload: bytes) -> None:
         raise
 
 
-def _umask() -> int:
-    mask = os.umask(0)
+def _umask_from_proc() -> int | None:
+    """The current umask from ``/proc/self/status`` (Linux >= 4.7), or None where that is not available."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _umask_at_import() -> int:
+    # The only portable way to read the umask is to set it and set it back. Doing that on every
+    # write raced with other threads creating files (for a moment the process umask was 0, so their
+    # files came out world-writable); once, at import, nothing else is writing yet.
+    mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+_IMPORT_UMASK = _umask_from_proc()
+if _IMPORT_UMASK is None:
+    _IMPORT_UMASK = _umask_at_import()
+
+
+def _umask() -> int:
+    """The process umask, read without changing it (later changes are seen where /proc is)."""
+    mask = _umask_from_proc()
+    return _IMPORT_UMASK if mask is None else mask
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

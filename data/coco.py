@@ -1,20 +1,25 @@
-"""COCO detection JSON: read one file (or a folder of ``annotations/instances_*.json``), write a folder.
+"""COCO detection JSON: read one file, or a folder of splits; the writer is :mod:`blendaug.data.coco_write`.
 
 Reading:
 
+- A folder is ``annotations/instances_<split>*.json`` (COCO's own layout and what :func:`write_coco`
+  writes) or Roboflow's COCO export, ``<train|valid|val|test>/_annotations.coco.json`` beside the images.
 - Category ids (any integers, in any order) map to contiguous 0-based class ids: in the order of
   ``names`` when given (matched by category name), otherwise sorted by category id.
+- An empty placeholder category is dropped (counted): one with no annotation in any of the files that
+  is the ``supercategory`` of another category or whose own ``supercategory`` is ``"none"``. Roboflow
+  declares one (id 0, named after the project) before the real classes. Another category without
+  annotations is kept (counted: pass ``names`` to drop it).
 - Where images are looked for, first hit wins, per image: ``images_dir/file_name`` when
   ``images_dir`` is given, and only there. Otherwise, for ``DIR/instances_<tag>.json``:
   ``DIR/file_name``, ``DIR/images/file_name``, ``DIR/../images/<tag>/file_name``,
   ``DIR/../<tag>/file_name``, ``DIR/../images/file_name``. That covers a JSON next to its images,
   COCO's own ``annotations/instances_val2017.json`` + ``val2017/`` (or ``images/val2017/``), and
   what :func:`write_coco` writes.
-- ``iscrowd`` annotations are skipped (counted); boxes are clipped to the image (counted).
-
-Writing (:func:`write_coco`): ``OUT/annotations/instances_<split>.json`` and
-``OUT/images/<split>/<rel_path>`` per split, ``file_name`` = ``rel_path``, category ids 1-based,
-``bbox`` floats at full precision.
+- ``iscrowd: 1`` annotations are skipped (counted; COCO evaluation ignores them too); ``area`` is not read
+  (the box is what counts); boxes are clipped to the image (counted).
+- CVAT's ``attributes.rotation`` (degrees, clockwise about the box centre): a rotated box becomes the
+  axis-aligned box around it (counted).
 """
 
 from __future__ import annotations
@@ -26,12 +31,14 @@ from pathlib import Path
 
 import numpy as np
 
-from blendaug.data.atomic import atomic_dir, link_or_copy
+from blendaug.data.coco_write import coco_object, write_coco  # noqa: F401 (re-exported)
 from blendaug.data.errors import DataError, Warnings
 from blendaug.data.imageio import image_size
-from blendaug.data.model import SPLITS, Dataset, ImageRecord
+from blendaug.data.model import SPLITS, Dataset, ImageRecord, points_bbox, rotated_rect_corners
 
 _INSTANCES = re.compile(r"^instances_(?P<tag>.+)\.json$")
+ROBOFLOW_JSON = "_annotations.coco.json"
+ROBOFLOW_SPLITS = {"train": "train", "valid": "val", "val": "val", "test": "test"}
 
 
 def _load(path: Path) -> dict:
@@ -84,7 +91,7 @@ def _safe_rel(file_name: str) -> Path:
 def _bad(message: str, kind: str, skip_bad: bool, warnings: Warnings) -> None:
     if not skip_bad:
         raise DataError(message)
-    warnings.add(kind, message)
+    warnings.add(kind, message, skipped=True)
 
 
 def _read_images(obj, path, bases, split, skip_bad, warnings) -> dict[int, ImageRecord]:
@@ -143,7 +150,7 @@ def _read_annotations(obj, path, records, class_of, skip_bad, warnings):
                  "skipped", skip_bad, warnings)
             continue
         if class_of[cat] is None:  # a category outside the given names, skipped with skip_bad
-            warnings.add("COCO category not in the class names skipped", f"{at}: category_id {cat}")
+            warnings.add("COCO category not in the class names skipped", f"{at}: category_id {cat}", skipped=True)
             continue
         bbox = ann.get("bbox")
         try:
@@ -160,6 +167,11 @@ def _read_annotations(obj, path, records, class_of, skip_bad, warnings):
             continue
         rec = records[image_id]
         box = np.array([x, y, x + w, y + h])
+        rotation = _rotation(ann, at)
+        if rotation % 360:
+            box = points_bbox(rotated_rect_corners(x, y, w, h, rotation, pivot="center"))
+            warnings.add("CVAT rotated box read as its axis-aligned bounding box",
+                         f"{at}: rotation {rotation:g} degrees, bbox {bbox} -> {box.round(3).tolist()}")
         clipped = np.array([min(max(box[0], 0), rec.width), min(max(box[1], 0), rec.height),
                             min(max(box[2], 0), rec.width), min(max(box[3], 0), rec.height)])
         if clipped[2] <= clipped[0] or clipped[3] <= clipped[1]:
@@ -173,17 +185,74 @@ def _read_annotations(obj, path, records, class_of, skip_bad, warnings):
     return per_image
 
 
-def _read_file(path, images_dir, names, split, skip_bad, warnings) -> tuple[list[str], list[ImageRecord]]:
-    obj = _load(path)
+def _rotation(ann: dict, at: str) -> float:
+    attributes = ann.get("attributes")
+    if not isinstance(attributes, dict) or attributes.get("rotation") in (None, ""):
+        return 0.0
+    try:
+        rotation = float(attributes["rotation"])
+        if not np.isfinite(rotation):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise DataError(f"{at}: key 'attributes.rotation' must be a number of degrees, got "
+                        f"{attributes['rotation']!r}") from None
+    return rotation
+
+
+def _annotated(obj: dict) -> set:
+    return {a.get("category_id") for a in obj.get("annotations", []) if isinstance(a, dict)}
+
+
+def _used_names(objs: list[tuple[Path, dict]]) -> set[str]:
+    """Names of the categories that have at least one annotation in some file."""
+    used: set[str] = set()
+    for path, obj in objs:
+        ids = _annotated(obj)
+        used |= {name for cat_id, name in category_names(obj, path).items() if cat_id in ids}
+    return used
+
+
+def placeholder_categories(objs: list[tuple[Path, dict]]) -> dict[str, str]:
+    """Category names that are empty placeholders (see the module docstring): ``{name: where it is declared}``."""
+    used = _used_names(objs)
+    declared: dict[str, tuple[Path, dict]] = {}
+    parents: set[str] = set()  # names that are the supercategory of another category
+    for path, obj in objs:
+        for cat in obj["categories"]:
+            declared.setdefault(cat["name"], (path, cat))
+            if isinstance(cat.get("supercategory"), str) and cat["supercategory"] != cat["name"]:
+                parents.add(cat["supercategory"])
+    return {name: f"{path}: category {cat['id']} {name!r}" for name, (path, cat) in declared.items()
+            if name not in used and (name in parents or cat.get("supercategory") == "none")}
+
+
+def _class_names(objs: list[tuple[Path, dict]], warnings: Warnings) -> list[str]:
+    """The first file's category names sorted by id, less the empty placeholders (counted)."""
+    path, first = objs[0]
+    dropped = placeholder_categories(objs)
+    for at in dropped.values():
+        warnings.add("COCO empty placeholder category dropped", f"{at}: no annotations")
+    used = _used_names(objs)
+    names = []
+    for cat_id, name in category_names(first, path).items():
+        if name in dropped:
+            continue
+        if name not in used:
+            warnings.add("COCO category without annotations kept (pass --names to drop it)",
+                         f"{path}: category {cat_id} {name!r}")
+        names.append(name)
+    if not names:
+        raise DataError(f"{path}: no categories (pass --names)")
+    return names
+
+
+def _read_file(path, obj, images_dir, names, split, skip_bad, warnings) -> list[ImageRecord]:
     cats = category_names(obj, path)
-    if names is None:
-        names = list(cats.values())
-        if not names:
-            raise DataError(f"{path}: no categories (pass --names)")
     index = {n: i for i, n in enumerate(names)}
+    used = _annotated(obj)
     class_of: dict[int, int | None] = {}
     for cat_id, name in cats.items():
-        if name not in index and not skip_bad:
+        if name not in index and cat_id in used and not skip_bad:
             raise DataError(f"{path}: category {cat_id} {name!r} is not in the class names {names}")
         class_of[cat_id] = index.get(name)
     records = _read_images(obj, path, image_bases(path, images_dir), split, skip_bad, warnings)
@@ -192,7 +261,7 @@ def _read_file(path, images_dir, names, split, skip_bad, warnings) -> tuple[list
         boxes, ids = per_image[image_id]
         rec.boxes_xyxy_px = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
         rec.class_ids = np.asarray(ids, dtype=np.int64)
-    return names, list(records.values())
+    return list(records.values())
 
 
 def _split_of(path: Path) -> str:
@@ -231,10 +300,10 @@ def read_coco(
     if src.is_dir():
         if split is not None:
             raise DataError(f"{src}: a split can only be given for a single COCO JSON file")
-        files = sorted((src / "annotations").glob("instances_*.json"))
-        if not files:
-            raise DataError(f"{src}: no annotations/instances_*.json found: not a COCO dataset folder")
-        jobs = [(f, _split_of(f)) for f in files]
+        jobs = coco_folder_files(src)
+        if not jobs:
+            raise DataError(f"{src}: no annotations/instances_*.json and no <split>/{ROBOFLOW_JSON} found: "
+                            "not a COCO dataset folder")
     elif src.is_file():
         split = split or "train"
         if split not in SPLITS:
@@ -242,10 +311,14 @@ def read_coco(
         jobs = [(src, split)]
     else:
         raise DataError(f"{src}: no such file or folder")
+    objs = [(path, _load(path)) for path, _ in jobs]
+    for path, obj in objs:
+        category_names(obj, path)  # malformed categories are errors before anything else is reported
+    # Later files match their category names against the first file's (or the given) names.
+    names = list(names) if names else _class_names(objs, warnings)
     images: list[ImageRecord] = []
-    for path, file_split in jobs:
-        # Later files match their category names against the first file's (or the given) names.
-        names, recs = _read_file(path, images_dir, names, file_split, skip_bad, warnings)
+    for (path, obj), (_, file_split) in zip(objs, jobs, strict=True):
+        recs = _read_file(path, obj, images_dir, names, file_split, skip_bad, warnings)
         if not recs:
             raise DataError(f"{path}: split '{file_split}' holds no images")
         images.extend(recs)
@@ -254,60 +327,12 @@ def read_coco(
         if (rec.split, rec.rel_path) in seen:
             raise DataError(f"{src}: image {rec.rel_path} appears twice in split '{rec.split}'")
         seen.add((rec.split, rec.rel_path))
-    return Dataset(names=list(names or []), images=images, root=src)
+    return Dataset(names=names, images=images, root=src)
 
 
-def coco_object(ds: Dataset, split: str) -> dict:
-    """The COCO detection dict for one split: 1-based ids, ``file_name`` = the image's ``rel_path``."""
-    images, annotations = [], []
-    for image_id, rec in enumerate(ds.split(split), start=1):
-        images.append({"id": image_id, "file_name": rec.rel_path.as_posix(), "width": rec.width, "height": rec.height})
-        for box, cls in zip(rec.boxes_xyxy_px, rec.class_ids, strict=True):
-            x1, y1, x2, y2 = (float(v) for v in box)
-            annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": int(cls) + 1,
-                                "bbox": [x1, y1, x2 - x1, y2 - y1], "area": (x2 - x1) * (y2 - y1), "iscrowd": 0,
-                                "segmentation": []})
-    categories = [{"id": i + 1, "name": n, "supercategory": "object"} for i, n in enumerate(ds.names)]
-    return {"info": {"description": "written by blendaug"}, "licenses": [], "images": images,
-            "annotations": annotations, "categories": categories}
-
-
-def _check_rel_paths(ds: Dataset) -> None:
-    """Two images on one path would silently overwrite each other; a ``..`` path would leave OUT."""
-    seen: dict[tuple[str, Path], Path] = {}
-    for rec in ds.images:
-        if rec.rel_path.is_absolute() or ".." in rec.rel_path.parts:
-            raise DataError(f"{rec.path}: relative path {rec.rel_path} would leave the output folder")
-        key = (rec.split, rec.rel_path)
-        if key in seen:
-            raise DataError(f"{rec.path}: split '{rec.split}' already has an image at {rec.rel_path} ({seen[key]})")
-        seen[key] = rec.path
-
-
-def write_coco(ds: Dataset, out: str | os.PathLike, overwrite: bool = False) -> Path:
-    """Write ``ds`` as ``OUT/annotations/instances_<split>.json`` + ``OUT/images/<split>/<rel_path>``.
-
-    Images are hard-linked where possible (copied otherwise); embedded images are written out. The
-    folder appears only when complete; ``read_coco(OUT)`` reads it back with its splits.
-
-    Returns:
-        the folder ``out``.
-    """
-    out = Path(out).absolute()
-    if not ds.images:
-        raise DataError(f"{ds.root or out}: nothing to write, the dataset has no images")
-    _check_rel_paths(ds)
-    with atomic_dir(out, overwrite=overwrite) as tmp:
-        (tmp / "annotations").mkdir()
-        for split in ds.splits_present():
-            for rec in ds.split(split):
-                dst = tmp / "images" / split / rec.rel_path
-                if rec.data is not None and not rec.path.is_file():
-                    dst.parent.mkdir(parents=True, exist_ok=True)
-                    dst.write_bytes(rec.data)
-                else:
-                    link_or_copy(rec.path, dst)
-            # json writes floats with repr(), the shortest text that reads back to the same float.
-            text = json.dumps(coco_object(ds, split), separators=(",", ":"), allow_nan=False)
-            (tmp / "annotations" / f"instances_{split}.json").write_text(text, encoding="utf-8")
-    return out
+def coco_folder_files(src: Path) -> list[tuple[Path, str]]:
+    """``[(json, split)]`` of a COCO folder: ``annotations/instances_*.json``, else Roboflow's split folders."""
+    files = sorted((src / "annotations").glob("instances_*.json"))
+    if files:
+        return [(f, _split_of(f)) for f in files]
+    return [(src / d / ROBOFLOW_JSON, s) for d, s in ROBOFLOW_SPLITS.items() if (src / d / ROBOFLOW_JSON).is_file()]

@@ -26,22 +26,37 @@ class Warnings:
     """Counts recoverable problems by kind so a command can report them in one summary line.
 
     Readers take one of these when ``skip_bad`` is on: instead of raising, they record what they
-    skipped and go on. ``examples`` keeps the first message of each kind for the summary.
+    skipped and go on. ``examples`` keeps the first message of each kind for the summary,
+    ``samples`` the first ``max_samples`` of each kind (``blendaug data check`` lists them), and
+    ``skipped`` the kinds that were errors turned into skips by ``skip_bad`` (a reader without
+    ``skip_bad`` would have stopped on them), as opposed to plain notes such as a clipped box.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_samples: int = 5) -> None:
         self.counts: dict[str, int] = {}
         self.examples: dict[str, str] = {}
+        self.samples: dict[str, list[str]] = {}
+        self.skipped: set[str] = set()
+        self.max_samples = max_samples
 
-    def add(self, kind: str, message: str) -> None:
+    def add(self, kind: str, message: str, skipped: bool = False) -> None:
         self.counts[kind] = self.counts.get(kind, 0) + 1
         self.examples.setdefault(kind, message)
+        samples = self.samples.setdefault(kind, [])
+        if len(samples) < self.max_samples:
+            samples.append(message)
+        if skipped:
+            self.skipped.add(kind)
 
     def __bool__(self) -> bool:
         return bool(self.counts)
 
     def total(self) -> int:
         return sum(self.counts.values())
+
+    def skipped_total(self) -> int:
+        """How many bad items ``skip_bad`` skipped (what a report should say was left out)."""
+        return sum(n for kind, n in self.counts.items() if kind in self.skipped)
 
     def summary(self) -> list[str]:
         """One line per kind: ``warning: 3 x unknown shape type (first: a.json: shape 'line' skipped)``."""

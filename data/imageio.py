@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +24,9 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
 # Pillow refuses huge images by default as a decompression-bomb guard; aerial mosaics can be big.
 Image.MAX_IMAGE_PIXELS = 30_000 * 30_000
+# Above that limit Pillow only warns (it raises above twice the limit) and would then allocate the
+# pixels. Make the warning an error, so a bomb's header is refused before anything is decoded.
+warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
 
 
 # EXIF orientation -> the transpose that displays the image upright (as PIL.ImageOps.exif_transpose).
@@ -50,6 +54,8 @@ def _readable(name: str) -> Iterator[None]:
         raise
     except FileNotFoundError as e:
         raise DataError(f"{name}: image file not found") from e
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise DataError(f"{name}: refused as a possible decompression bomb ({e})") from e
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise DataError(f"{name}: not a readable image ({type(e).__name__}: {e})") from e
 
@@ -59,10 +65,24 @@ def _reopen(source: str | os.PathLike | bytes, name: str) -> Image.Image:
     if isinstance(source, bytes):
         if not source:
             raise DataError(f"{name}: empty image data")
-        return Image.open(io.BytesIO(source))
+        return _not_a_bomb(Image.open(io.BytesIO(source)), name)
     if os.path.getsize(source) == 0:
         raise DataError(f"{name}: zero-byte image file")
-    return Image.open(source)
+    return _not_a_bomb(Image.open(source), name)
+
+
+def _not_a_bomb(img: Image.Image, name: str) -> Image.Image:
+    """Refuse an image whose header declares more pixels than the limit, before any pixel is decoded.
+
+    Pillow itself only warns between the limit and twice the limit, and warning filters can be reset
+    (pytest does, per test), so the limit is checked here as well.
+    """
+    width, height = img.size
+    if Image.MAX_IMAGE_PIXELS is not None and width * height > Image.MAX_IMAGE_PIXELS:
+        img.close()
+        raise DataError(f"{name}: refused as a possible decompression bomb (the header declares {width}x{height} "
+                        f"pixels, over the limit of {Image.MAX_IMAGE_PIXELS})")
+    return img
 
 
 def _open(source: str | os.PathLike | bytes, name: str) -> Image.Image:
@@ -94,6 +114,8 @@ def load_image_rgb(source: str | os.PathLike | bytes, name: str | None = None) -
     """
     name = name or str(source)
     if not isinstance(source, bytes) and str(source).lower().endswith(".png"):
+        with _readable(name):
+            _reopen(source, name).close()  # the header only: refuses a bomb before OpenCV allocates it
         raw = cv2.imread(str(source), cv2.IMREAD_UNCHANGED)
         if raw is not None and raw.dtype == np.uint16:
             rgb = raw if raw.ndim == 2 else raw[:, :, :3][:, :, ::-1]
@@ -138,8 +160,9 @@ def _decode_jpeg(data: bytes) -> np.ndarray | None:
         header = Image.open(io.BytesIO(data))
         if header.format != "JPEG" or header.mode not in ("RGB", "L") or header.getexif().get(0x0112, 1) != 1:
             return None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        return None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError,
+            Image.DecompressionBombWarning):
+        return None  # Pillow's path below reports it (a bomb is refused there, from the header)
     rgb = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR_RGB | cv2.IMREAD_IGNORE_ORIENTATION)
     if rgb is None or (rgb.shape[1], rgb.shape[0]) != header.size:
         return None
@@ -189,3 +212,14 @@ def save_image(path: str | os.PathLike, image_rgb: np.ndarray, jpeg_quality: int
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(encode_image(image_rgb, path.suffix, jpeg_quality))
+
+
+def load_mask(data: bytes, name: str) -> np.ndarray:
+    """Decode an encoded mask image (labelme's base64 PNG masks) to ``(H, W)`` bool: any non-zero channel.
+
+    Raises:
+        DataError: empty, not an image, or a decompression bomb; the message names ``name``.
+    """
+    img = _open(data, name)
+    arr = np.asarray(img)
+    return arr.any(axis=2) if arr.ndim == 3 else arr.astype(bool)

@@ -7,9 +7,12 @@ Rules (labelme's own conventions where it has them):
 - ``imagePath`` is relative to the JSON file (Windows separators accepted). A path that leaves the
   dataset folder is refused. When the file is absent but ``imageData`` (base64) is embedded, the
   embedded image is used.
-- ``rectangle``: the two corners, in whatever order they were drawn, become ``min``/``max``.
-  ``polygon``: the bounding box of its points. ``circle``: centre ``points[0]``, a point on the
-  circumference ``points[1]``, box ``centre +- radius``. Other shape types are skipped and counted.
+- Every shape type labelme 6.3 draws becomes a box: ``rectangle`` (its two corners, in whatever order
+  they were drawn), ``polygon`` and ``oriented_rectangle`` (the axis-aligned box of their points),
+  ``circle`` (centre ``points[0]``, a point on the rim ``points[1]``: ``centre +- radius``), ``mask``
+  (the box of the decoded mask's pixels; the mask's top-left pixel is at ``int(points[0])``, as labelme
+  places it), and ``line``, ``linestrip`` and ``points`` (the box of their points, counted). A ``point``
+  has no area and is skipped (counted), as is a zero-area shape (an accidental click) and an unknown type.
 - Boxes are clipped to the image (counted); the image size comes from the image itself (EXIF applied),
   as labelme shows it, not from ``imageHeight``/``imageWidth``.
 """
@@ -21,20 +24,17 @@ import binascii
 import json
 import math
 import os
+from collections import Counter
 from pathlib import Path, PureWindowsPath
 
 import numpy as np
 
 from blendaug.data.errors import DataError, Warnings
-from blendaug.data.imageio import IMAGE_SUFFIXES, image_size, is_image_file
-from blendaug.data.model import Dataset, ImageRecord
+from blendaug.data.imageio import IMAGE_SUFFIXES, image_size, is_image_file, load_mask
+from blendaug.data.model import Dataset, ImageRecord, points_bbox
 
 
-def _rectangle(points: np.ndarray) -> np.ndarray:
-    return np.concatenate([points.min(axis=0), points.max(axis=0)])
-
-
-def _circle(points: np.ndarray) -> np.ndarray:
+def _circle(points: np.ndarray, shape: dict) -> np.ndarray:
     if len(points) != 2:
         raise ValueError(f"a circle needs 2 points (centre, rim), got {len(points)}")
     (cx, cy), (px, py) = points
@@ -42,12 +42,43 @@ def _circle(points: np.ndarray) -> np.ndarray:
     return np.array([cx - r, cy - r, cx + r, cy + r])
 
 
-# shape_type -> (minimum number of points, points (N, 2) -> box xyxy (4,))
+def _mask(points: np.ndarray, shape: dict) -> np.ndarray:
+    encoded = shape.get("mask")
+    if not isinstance(encoded, str):
+        raise ValueError("a mask shape needs 'mask', a base64-encoded PNG")
+    try:
+        data = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("'mask' is not valid base64") from None
+    try:
+        pixels = load_mask(data, "mask")
+    except DataError as e:
+        raise ValueError(f"'mask' is not a readable PNG ({str(e).removeprefix('mask: ')})") from None
+    ys, xs = np.nonzero(pixels)
+    if xs.size == 0:
+        return np.zeros(4)  # no pixel set: zero area
+    x0, y0 = np.floor(points[0])  # labelme pastes the mask at int(points[0])
+    return np.array([x0 + xs.min(), y0 + ys.min(), x0 + xs.max() + 1, y0 + ys.max() + 1], dtype=np.float64)
+
+
+def _bbox(points: np.ndarray, shape: dict) -> np.ndarray:
+    return points_bbox(points)
+
+
+# shape_type -> (minimum number of points, (points (N, 2), shape) -> box xyxy (4,))
 SHAPE_TO_BOX = {
-    "rectangle": (2, _rectangle),
-    "polygon": (3, _rectangle),  # the bounding box of a polygon is the min/max of its points, like a rectangle
+    "rectangle": (2, _bbox),
+    "polygon": (3, _bbox),
+    "oriented_rectangle": (3, _bbox),  # labelme saves its 4 corners
     "circle": (2, _circle),
+    "mask": (1, _mask),
+    "line": (2, _bbox),
+    "linestrip": (2, _bbox),
+    "points": (1, _bbox),
 }
+# Shapes that outline no region: their box is only the extent of their points, so they are counted.
+LINE_SHAPES = ("line", "linestrip", "points")
+NO_AREA_SHAPES = ("point",)
 
 
 class _Skip(Exception):
@@ -58,11 +89,16 @@ class _Skip(Exception):
         self.kind = kind
 
 
+class ZeroArea(ValueError):
+    """A shape whose box has no area (an accidental click): skipped and counted, never fatal."""
+
+
 def shape_to_box(shape: dict) -> np.ndarray | None:
     """The ``xyxy`` box of one labelme shape, or ``None`` for a shape type that has no box here.
 
     Raises:
-        ValueError: malformed points (too few, not numbers, zero area).
+        ZeroArea: the box has zero width or height.
+        ValueError: malformed points (too few, not numbers) or a bad mask.
     """
     shape_type = shape.get("shape_type") or "polygon"  # labelme < 4 wrote null for polygons
     if shape_type not in SHAPE_TO_BOX:
@@ -79,9 +115,9 @@ def shape_to_box(shape: dict) -> np.ndarray | None:
         raise ValueError(f"a {shape_type} needs at least {min_points} points, got {len(points)}")
     if not np.isfinite(points).all():
         raise ValueError("points must be finite numbers")
-    box = to_box(points)
+    box = to_box(points, shape)
     if box[2] <= box[0] or box[3] <= box[1]:
-        raise ValueError(f"zero-area {shape_type} (box {box.tolist()})")
+        raise ZeroArea(f"zero-area {shape_type} (box {box.tolist()})")
     return box
 
 
@@ -121,8 +157,8 @@ def _image_for(json_path: Path, obj: dict, root: Path) -> tuple[Path, bytes | No
     raise DataError(f"{json_path}: image {image} not found and no imageData embedded")
 
 
-def _read_one(json_path: Path, root: Path, skip_bad: bool, warnings: Warnings):
-    """Parse one file into ``(ImageRecord without boxes, [(label, box)])``."""
+def _read_one(json_path: Path, root: Path, skip_bad: bool, warnings: Warnings, no_box: Counter):
+    """Parse one file into ``(ImageRecord without boxes, [(label, box)])``; shapes without a box go to ``no_box``."""
     obj = _load_json(json_path)
     image, data = _image_for(json_path, obj, root)
     width, height = image_size(data if data is not None else image, name=str(json_path if data else image))
@@ -139,9 +175,9 @@ def _read_one(json_path: Path, root: Path, skip_bad: bool, warnings: Warnings):
         except _Skip as e:
             if not skip_bad:
                 raise DataError(str(e)) from None
-            warnings.add(e.kind, str(e))
-        except _Unsupported:
-            continue
+            warnings.add(e.kind, str(e), skipped=True)
+        except _Unsupported as e:
+            no_box[e.args[0]] += 1
     rec = ImageRecord(path=image, width=width, height=height, split="train", rel_path=image.relative_to(root),
                       data=data)
     return rec, labeled
@@ -156,14 +192,22 @@ def _shape_entry(shape: dict, i: int, json_path: Path, width: int, height: int, 
     at = f"{json_path}: shapes[{i}]"
     if not isinstance(label, str) or not label.strip():
         raise _Skip("labelme shape without a label skipped", f"{at}: missing or empty 'label'")
+    shape_type = shape.get("shape_type") or "polygon"
     try:
         box = shape_to_box(shape)
+    except ZeroArea as e:
+        warnings.add("labelme zero-area shape skipped", f"{at} ({label!r}): {e}")
+        raise _Unsupported(shape_type) from None
     except ValueError as e:
         raise _Skip("bad labelme shape skipped", f"{at} ({label!r}): {e}") from None
     if box is None:
-        warnings.add("labelme shape type without a box skipped",
-                     f"{at}: shape type {shape.get('shape_type')!r} ({label!r}) skipped")
-        raise _Unsupported
+        kind = ("labelme point shape skipped (a point has no area)" if shape_type in NO_AREA_SHAPES
+                else "labelme shape type without a box skipped")
+        warnings.add(kind, f"{at}: shape type {shape_type!r} ({label!r}) skipped")
+        raise _Unsupported(shape_type)
+    if shape_type in LINE_SHAPES:
+        warnings.add("labelme line or points shape read as the box of its points",
+                     f"{at}: {shape_type} ({label!r}) -> box {box.tolist()}")
     clipped = box.copy()
     clipped[[0, 2]] = clipped[[0, 2]].clip(0, width)
     clipped[[1, 3]] = clipped[[1, 3]].clip(0, height)
@@ -204,15 +248,16 @@ def read_labelme(
         raise DataError(f"{src}: no labelme .json files found")
     parsed: list[tuple[ImageRecord, list[tuple[str, np.ndarray]], Path]] = []
     owner: dict[Path, Path] = {}
+    no_box: Counter = Counter()  # shape type -> shapes that gave no box (points, zero area, unknown types)
     for json_path in json_files:
         try:
-            rec, labeled = _read_one(json_path, root, skip_bad, warnings)
+            rec, labeled = _read_one(json_path, root, skip_bad, warnings, no_box)
             if rec.path in owner:
                 raise DataError(f"{json_path}: image {rec.path} is already labeled by {owner[rec.path]}")
         except DataError as e:
             if not skip_bad:
                 raise
-            warnings.add("bad labelme file skipped", str(e))
+            warnings.add("bad labelme file skipped", str(e), skipped=True)
             continue
         owner[rec.path] = json_path
         parsed.append((rec, labeled, json_path))
@@ -229,7 +274,7 @@ def read_labelme(
                 message = f"{json_path}: label {label!r} is not in the class names {names}"
                 if not skip_bad:
                     raise DataError(message)
-                warnings.add("labelme label not in the class names skipped", message)
+                warnings.add("labelme label not in the class names skipped", message, skipped=True)
                 continue
             boxes.append(box)
             ids.append(index[label])
@@ -239,5 +284,9 @@ def read_labelme(
     if not images:
         raise DataError(f"{src}: no usable labelme files")
     if not names:
+        if no_box:
+            skipped = ", ".join(f"{n} x {t}" for t, n in sorted(no_box.items()))
+            raise DataError(f"{src}: no shape gave a box, so no class names: skipped {skipped} (a point or a "
+                            "zero-area shape has no box); pass --names to import the images without boxes")
         raise DataError(f"{src}: no labeled shapes found, so no class names (pass --names)")
     return Dataset(names=names, images=images, root=src)

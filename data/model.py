@@ -117,3 +117,28 @@ def clip_boxes(boxes_xyxy_px: np.ndarray, width: int, height: int) -> np.ndarray
     b[:, [0, 2]] = b[:, [0, 2]].clip(0, width)
     b[:, [1, 3]] = b[:, [1, 3]].clip(0, height)
     return b
+
+
+def rotated_rect_corners(x: float, y: float, w: float, h: float, angle_deg: float, pivot: str) -> np.ndarray:
+    """The four corners ``(4, 2)`` of a ``w x h`` rectangle whose unrotated top-left corner is ``(x, y)``,
+    turned ``angle_deg`` clockwise on screen (image y points down).
+
+    Args:
+        pivot: ``"center"`` (CVAT turns a box about its centre) or ``"top-left"`` (Label Studio turns it
+            about its ``(x, y)`` corner).
+    """
+    theta = np.deg2rad(angle_deg)
+    rot = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+    if pivot == "center":
+        origin, offsets = np.array([x + w / 2, y + h / 2]), np.array([[-w, -h], [w, -h], [w, h], [-w, h]]) / 2
+    elif pivot == "top-left":
+        origin, offsets = np.array([x, y]), np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float64)
+    else:
+        raise ValueError(f"pivot must be 'center' or 'top-left', got {pivot!r}")
+    return origin + offsets @ rot.T
+
+
+def points_bbox(points: np.ndarray) -> np.ndarray:
+    """The axis-aligned ``xyxy`` box around ``(N, 2)`` points."""
+    p = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    return np.concatenate([p.min(axis=0), p.max(axis=0)])

@@ -2,8 +2,9 @@
 
 The rule, so a split can be explained and reproduced:
 
-1. Pool every image of the dataset, whatever split it had, and sort by ``rel_path`` (then ``path``),
-   so the result does not depend on the order the reader listed files in.
+1. Pool every image of the dataset, whatever split it had, each file once (a file listed under two
+   source splits is kept once, counted), and sort by ``rel_path`` (then ``path``), so the result does
+   not depend on the order the reader listed files in.
 2. Group images. With ``group`` (a regex), ``re.search`` on the file NAME (basename); the key is the
    first capture group that took part in the match (so ``^(\\d+)_|^(Drone2)`` works as an alternation).
    A name that does not match is a group of its own and is counted as a warning. Without ``group``,
@@ -32,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from blendaug.data.errors import ConfigError, DataError, Warnings
-from blendaug.data.model import Dataset, ImageRecord
+from blendaug.data.model import SPLITS, Dataset, ImageRecord
 
 
 def compile_group_regex(group: str) -> re.Pattern:
@@ -87,11 +88,25 @@ def _check_fractions(val: float, test: float) -> None:
         raise ConfigError(f"--val + --test must be < 1 so train keeps images, got {val} + {test}")
 
 
-def _pooled(ds: Dataset) -> list[ImageRecord]:
-    """Copies of every image, sorted; a ``rel_path`` used by two splits gets its old split as a prefix."""
-    seen = Counter(im.rel_path.as_posix() for im in ds.images)
+def _pooled(ds: Dataset, warnings: Warnings) -> list[ImageRecord]:
+    """Copies of every image, each file once, sorted; a ``rel_path`` used by two splits gets its old split as a prefix.
+
+    A file listed under two source splits (a data.yaml with ``val: images/train``, or test equal to val) is
+    one image: kept once (its first split in train, val, test order), counted, so it can never be in two splits.
+    """
+    order = {s: i for i, s in enumerate(SPLITS)}
+    by_file: dict[Path, ImageRecord] = {}
+    for im in sorted(ds.images, key=lambda im: (order.get(im.split, len(order)), str(im.path))):
+        key = im.path.resolve()
+        if key in by_file:
+            warnings.add("file listed in two source splits, pooled once",
+                         f"{im.path}: in '{by_file[key].split}' and '{im.split}'")
+            continue
+        by_file[key] = im
+    unique = list(by_file.values())
+    seen = Counter(im.rel_path.as_posix() for im in unique)
     out = []
-    for im in ds.images:
+    for im in unique:
         rel = im.rel_path if seen[im.rel_path.as_posix()] == 1 else Path(im.split) / im.rel_path
         out.append(dataclasses.replace(im, rel_path=rel))
     out.sort(key=lambda im: (im.rel_path.as_posix(), str(im.path), im.split))
@@ -190,7 +205,7 @@ def split_dataset(
     for flag, n in (("--train-size", train_size), ("--train-per-class", train_per_class)):
         if n is not None and n < 1:
             raise ConfigError(f"{flag}: must be >= 1, got {n}")
-    images = _pooled(ds)
+    images = _pooled(ds, warnings)
     where_ = ds.root or "dataset"
     if not images:
         raise DataError(f"{where_}: nothing to split, the dataset has no images")
@@ -234,3 +249,20 @@ def split_dataset(
         if not keep:
             raise DataError(f"{where_}: no train image holds a labeled object, nothing to keep for --train-per-class")
     return ds.with_images(out)
+
+
+def subsample_train(ds: Dataset, train_size: int, seed: int | list[int], warnings: Warnings | None = None) -> Dataset:
+    """Keep ``train_size`` train images of an already split ``ds`` (a seeded permutation); val/test untouched.
+
+    The study uses it to redraw only the train subsample per seed while the test split stays fixed.
+
+    Raises:
+        ConfigError: ``train_size`` < 1 or larger than the train split.
+    """
+    if train_size < 1:
+        raise ConfigError(f"--train-size: must be >= 1, got {train_size}")
+    train = sorted(ds.split("train"), key=lambda im: (im.rel_path.as_posix(), str(im.path)))
+    keep = _subsample_train(train, np.random.default_rng(seed), len(ds.names), ds.names, train_size, None,
+                            warnings if warnings is not None else Warnings())
+    keep_ids = {id(r) for r in keep}
+    return ds.with_images([r for r in ds.images if r.split != "train" or id(r) in keep_ids])

@@ -1,9 +1,9 @@
 """YOLO datasets: read a ``data.yaml`` or an ``images/`` + ``labels/`` folder, write a dataset folder.
 
 Layout, as ultralytics expects it: every ``.../images/...`` image has its label at the same path
-with the last ``images`` folder replaced by ``labels`` and the suffix by ``.txt``. A label line is
-``class cx cy w h`` normalised to [0, 1]; a polygon line (``class x1 y1 x2 y2 ...``) is read as
-its bounding box, as ultralytics does. A missing label file means an image with no objects.
+with the last ``images`` folder replaced by ``labels`` and the suffix by ``.txt``. How a ``data.yaml``
+is resolved (``path:``, ``../`` retry, lists, ``.txt`` image lists) is :mod:`blendaug.data.yolo_paths`;
+label lines are :mod:`blendaug.data.yolo_labels`. A missing label file means an image with no objects.
 """
 
 from __future__ import annotations
@@ -16,170 +16,47 @@ import numpy as np
 import yaml
 
 from blendaug.data.atomic import atomic_dir, link_or_copy
-from blendaug.data.errors import DataError, Warnings, where
-from blendaug.data.imageio import image_size, is_image_file
+from blendaug.data.errors import DataError, Warnings
+from blendaug.data.imageio import image_size
 from blendaug.data.model import SPLITS, Dataset, ImageRecord, clip_boxes, cxcywh_norm_to_xyxy, xyxy_to_cxcywh_norm
+from blendaug.data.yolo_labels import COORD_TOL, parse_label_file, read_names_file  # noqa: F401 (re-exported)
+from blendaug.data.yolo_paths import find_data_yaml, iter_split, label_path_for, resolve_data_yaml
 
-# Label coordinates may overshoot [0, 1] by float noise from other tools; beyond this they are wrong.
-COORD_TOL = 1e-6
 NAMES_FILES = ("classes.txt", "obj.names", "names.txt")
 
 
-def label_path_for(image_path: Path) -> Path:
-    """ultralytics' rule: the last ``images`` folder becomes ``labels`` and the suffix ``.txt``."""
-    parts = list(image_path.parts)
-    for i in range(len(parts) - 2, -1, -1):
-        if parts[i] == "images":
-            parts[i] = "labels"
-            break
-    return Path(*parts).with_suffix(".txt")
-
-
-def parse_label_file(path: Path, n_classes: int, warnings: Warnings | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Parse one YOLO label file into ``(boxes_cxcywh_norm (N,4), class_ids (N,))``.
-
-    Args:
-        path: the ``.txt`` file.
-        n_classes: class ids must be in ``[0, n_classes)``.
-        warnings: when given, a bad line is skipped and counted instead of raising.
-
-    Raises:
-        DataError: naming ``file:line`` for a wrong field count, a non-number, a coordinate out of
-            range, a non-positive size or an unknown class id.
-    """
-    boxes: list[list[float]] = []
-    ids: list[int] = []
-    text = path.read_text(encoding="utf-8", errors="replace")
-    for line_no, line in enumerate(text.splitlines(), start=1):
-        fields = line.split()
-        if not fields:
-            continue
-        try:
-            box, cls = _parse_line(fields, n_classes)
-        except DataError as e:
-            message = f"{where(path, line_no)}: {e}"
-            if warnings is None:
-                raise DataError(message) from None
-            warnings.add("bad YOLO label line skipped", message)
-            continue
-        boxes.append(box)
-        ids.append(cls)
-    return np.asarray(boxes, dtype=np.float64).reshape(-1, 4), np.asarray(ids, dtype=np.int64)
-
-
-def _parse_line(fields: list[str], n_classes: int) -> tuple[list[float], int]:
-    n = len(fields)
-    if n != 5 and (n < 7 or n % 2 == 0):
-        raise DataError(f"expected 5 fields (class cx cy w h) or a polygon, got {n}")
-    try:
-        values = [float(f) for f in fields]
-    except ValueError:
-        bad = next(f for f in fields if not _is_float(f))
-        raise DataError(f"not a number: {bad!r}") from None
-    if not all(np.isfinite(values)):
-        raise DataError("not a finite number")
-    cls_f = values[0]
-    if cls_f != int(cls_f):
-        raise DataError(f"class id must be an integer, got {fields[0]!r}")
-    cls = int(cls_f)
-    if not 0 <= cls < n_classes:
-        raise DataError(f"unknown class id {cls} (dataset has {n_classes} classes)")
-    coords = np.asarray(values[1:])
-    if coords.min() < -COORD_TOL or coords.max() > 1 + COORD_TOL:
-        raise DataError(f"coordinate out of range [0, 1]: {fields[1:]}")
-    coords = coords.clip(0.0, 1.0)
-    if n == 5:
-        cx, cy, w, h = coords
-    else:
-        xs, ys = coords[0::2], coords[1::2]
-        cx, cy, w, h = (xs.min() + xs.max()) / 2, (ys.min() + ys.max()) / 2, xs.max() - xs.min(), ys.max() - ys.min()
-    if w <= 0 or h <= 0:
-        raise DataError(f"box width and height must be > 0, got w={w:g} h={h:g}")
-    return [float(cx), float(cy), float(w), float(h)], cls
-
-
-def _is_float(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _names_from_yaml(raw: object, yaml_path: Path) -> list[str]:
-    if isinstance(raw, dict):
-        try:
-            keys = sorted(int(k) for k in raw)
-        except (TypeError, ValueError):
-            raise DataError(f"{yaml_path}: key 'names': class ids must be integers") from None
-        if keys != list(range(len(keys))):
-            raise DataError(f"{yaml_path}: key 'names': class ids must be 0..{len(keys) - 1}, got {keys}")
-        return [str(raw[k] if k in raw else raw[str(k)]) for k in keys]
-    if isinstance(raw, list) and raw:
-        return [str(n) for n in raw]
-    raise DataError(f"{yaml_path}: key 'names' must be a non-empty list or a {{id: name}} mapping")
-
-
-def _names_from_folder(root: Path) -> list[str] | None:
+def names_from_folder(root: Path) -> list[str] | None:
+    """Class names from ``classes.txt``, ``obj.names`` or ``names.txt`` in ``root``, else None."""
     for fname in NAMES_FILES:
         f = root / fname
         if f.is_file():
-            names = [ln.strip() for ln in f.read_text(encoding="utf-8").splitlines() if ln.strip()]
+            names = read_names_file(f)
             if names:
                 return names
     return None
 
 
-def _list_images(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and is_image_file(p))
+def yolo_yaml(src: Path) -> Path | None:
+    """The ``data.yaml`` that describes ``src`` (the file itself, or the one in the folder), or None."""
+    if src.is_file():
+        if src.suffix.lower() not in (".yaml", ".yml"):
+            raise DataError(f"{src}: expected a data.yaml or a dataset folder")
+        return src
+    return find_data_yaml(src)
 
 
-def _split_sources(src: Path) -> tuple[Path, dict[str, list[Path]], list[str] | None, Path]:
+def split_sources(src: Path, warnings: Warnings | None = None, datasets_dir: Path | None = None
+                  ) -> tuple[Path, dict[str, list[Path]], list[str] | None, Path]:
     """Find ``(root, {split: [image folders or list files]}, names, described_by)`` for a dataset."""
-    yaml_path = src if src.is_file() else src / "data.yaml"
-    if src.is_file() and src.suffix not in (".yaml", ".yml"):
-        raise DataError(f"{src}: expected a data.yaml or a dataset folder")
-    if yaml_path.is_file():
-        try:
-            cfg = yaml.safe_load(yaml_path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as e:
-            raise DataError(f"{yaml_path}: not valid YAML ({e})") from None
-        if not isinstance(cfg, dict):
-            raise DataError(f"{yaml_path}: expected a mapping with keys path, train, val, names")
-        if "names" not in cfg:
-            raise DataError(f"{yaml_path}: missing key 'names'")
-        names = _names_from_yaml(cfg["names"], yaml_path)
-        root = Path(cfg.get("path") or yaml_path.parent)
-        if not root.is_absolute():
-            root = (yaml_path.parent / root).resolve()
-        if not root.is_dir():
-            # A moved dataset keeps its old absolute path; the yaml's own folder is the next best guess.
-            if (yaml_path.parent / "images").is_dir():
-                root = yaml_path.parent
-            else:
-                raise DataError(f"{yaml_path}: key 'path' points to a missing folder: {root}")
-        if "train" not in cfg:
-            raise DataError(f"{yaml_path}: missing key 'train'")
-        sources: dict[str, list[Path]] = {}
-        for split in SPLITS:
-            value = cfg.get(split)
-            if value in (None, ""):
-                continue
-            entries = value if isinstance(value, list) else [value]
-            paths = []
-            for entry in entries:
-                p = Path(str(entry))
-                p = p if p.is_absolute() else root / p
-                if not p.exists():
-                    raise DataError(f"{yaml_path}: key '{split}' points to a missing path: {p}")
-                paths.append(p)
-            sources[split] = paths
-        return root, sources, names, yaml_path
+    yaml_path = yolo_yaml(src)
+    if yaml_path is not None:
+        layout = resolve_data_yaml(yaml_path, datasets_dir=datasets_dir, warnings=warnings)
+        return layout.root, layout.splits, layout.names, layout.yaml_path
     images = src / "images"
     if not images.is_dir():
         raise DataError(f"{src}: no data.yaml and no images/ folder: not a YOLO dataset")
     split_dirs = {s: [images / s] for s in SPLITS if (images / s).is_dir()}
-    return src, split_dirs or {"train": [images]}, _names_from_folder(src), src
+    return src, split_dirs or {"train": [images]}, names_from_folder(src), src
 
 
 def read_yolo(
@@ -187,6 +64,7 @@ def read_yolo(
     names: list[str] | None = None,
     skip_bad: bool = False,
     warnings: Warnings | None = None,
+    datasets_dir: str | os.PathLike | None = None,
 ) -> Dataset:
     """Read a YOLO dataset (``data.yaml``, a folder holding one, or ``images/`` + ``labels/``).
 
@@ -196,26 +74,39 @@ def read_yolo(
     Args:
         names: class names, overriding whatever the dataset says.
         skip_bad: skip bad label lines and unreadable images, counting them in ``warnings``.
+        datasets_dir: ultralytics' ``datasets_dir``, for a relative ``path:`` (see :mod:`~blendaug.data.yolo_paths`).
 
     Raises:
         DataError: a missing key or path, an unreadable image, a bad label line (``file:line``),
-            or a split that holds no image.
+            two images sharing one label file, or a split that holds no image.
     """
     src = Path(src)
     if not src.exists():
         raise DataError(f"{src}: no such file or folder")
     warnings = warnings if warnings is not None else Warnings()
-    root, sources, found_names, described_by = _split_sources(src)
+    root, sources, found_names, described_by = split_sources(
+        src, warnings, Path(datasets_dir) if datasets_dir is not None else None)
     names = list(names or found_names or [])
     if not names:
         raise DataError(f"{described_by}: no class names (add classes.txt or a data.yaml, or pass --names)")
+    listed = {split: list(iter_split(paths, warnings)) for split, paths in sources.items()}
+    shared = _shared_labels([img for pairs in listed.values() for _, img in pairs])
     images: list[ImageRecord] = []
-    for split, paths in sources.items():
-        split_images = [
-            _read_image(img, base, split, len(names), skip_bad, warnings) for base, img in _iter_split(paths, root)
-        ]
-        split_images = [r for r in split_images if r is not None]
+    for split, pairs in listed.items():
+        split_images = []
+        for base, img in pairs:
+            if img in shared:
+                message = (f"{shared[img][0]} and {shared[img][1]} both map to the label file {label_path_for(img)}; "
+                           "rename one of them")
+                if not skip_bad:
+                    raise DataError(message)
+                warnings.add("images sharing one label file skipped", message, skipped=True)
+                continue
+            rec = _read_image(img, base, split, len(names), skip_bad, warnings)
+            if rec is not None:
+                split_images.append(rec)
         if not split_images:
+            paths = sources[split]
             raise DataError(f"{described_by}: split '{split}' holds no images ({', '.join(map(str, paths))})")
         images.extend(split_images)
     seen: set[tuple[str, Path]] = set()
@@ -227,18 +118,17 @@ def read_yolo(
     return Dataset(names=names, images=images, root=root)
 
 
-def _iter_split(paths: list[Path], root: Path):
-    """Yield ``(base folder for rel_path, image path)`` for folders and ``.txt`` image lists."""
-    for p in paths:
-        if p.is_dir():
-            for img in _list_images(p):
-                yield p, img
-        else:
-            for line in p.read_text(encoding="utf-8").splitlines():
-                line = line.strip()
-                if line:
-                    img = Path(line)
-                    yield root, (img if img.is_absolute() else (root / img))
+def _shared_labels(images: list[Path]) -> dict[Path, tuple[Path, Path]]:
+    """Images whose label file another, different image maps to too (``a.jpg`` and ``a.png`` beside ``a.txt``)."""
+    by_label: dict[Path, list[Path]] = {}
+    for img in dict.fromkeys(images):
+        by_label.setdefault(label_path_for(img), []).append(img)
+    shared: dict[Path, tuple[Path, Path]] = {}
+    for group in by_label.values():
+        if len(group) > 1:
+            for img in group:
+                shared[img] = (group[0], group[1])
+    return shared
 
 
 def _read_image(
@@ -255,7 +145,7 @@ def _read_image(
     except DataError as e:
         if not skip_bad:
             raise
-        warnings.add("unreadable image skipped", str(e))
+        warnings.add("unreadable image skipped", str(e), skipped=True)
         return None
     try:
         rel = img.relative_to(base)

@@ -33,3 +33,22 @@ def test_outputs_get_umask_permissions_not_mkstemp_ones(tmp_path):
         os.umask(old)
     assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o644
     assert (tmp_path / "d").stat().st_mode & 0o777 == 0o755
+
+
+def test_the_umask_is_read_without_ever_setting_it(tmp_path, monkeypatch):
+    # Setting the umask to read it (os.umask(0), then back) leaves a window where files that other threads
+    # create come out world-writable. The writes must read it without calling os.umask at all.
+    old = os.umask(0o027)
+    try:
+        def no_umask(mask):
+            raise AssertionError(f"os.umask({mask:o}) called: racy with threads creating files")
+
+        monkeypatch.setattr(os, "umask", no_umask)
+        atomic_write_text(tmp_path / "a.txt", "x")
+        with atomic_dir(tmp_path / "d") as tmp:
+            (tmp / "f").write_text("y")
+        monkeypatch.undo()
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o640
+    assert (tmp_path / "d").stat().st_mode & 0o777 == 0o750

@@ -131,7 +131,7 @@ def _yolo(tmp_path, label_text, names=("car", "van")):
     save_image(tmp_path / "ds" / "images" / "train" / "a.png", np.zeros((10, 10, 3), np.uint8))
     (tmp_path / "ds" / "labels" / "train").mkdir(parents=True)
     (tmp_path / "ds" / "labels" / "train" / "a.txt").write_text(label_text)
-    (tmp_path / "ds" / "data.yaml").write_text(f"path: .\ntrain: images/train\nnames: {list(names)}\n")
+    (tmp_path / "ds" / "data.yaml").write_text(f"train: images/train\nnames: {list(names)}\n")
     return tmp_path / "ds"
 
 
@@ -175,14 +175,14 @@ def test_unreadable_image_in_yolo_dataset(tmp_path):
 def test_empty_split_is_an_error_naming_it(tmp_path):
     src = _yolo(tmp_path, GOOD)
     (src / "images" / "val").mkdir()
-    (src / "data.yaml").write_text("path: .\ntrain: images/train\nval: images/val\nnames: [car, van]\n")
+    (src / "data.yaml").write_text("train: images/train\nval: images/val\nnames: [car, van]\n")
     with pytest.raises(DataError, match=r"data\.yaml: split 'val' holds no images"):
         read_yolo(src)
 
 
 def test_data_yaml_without_names(tmp_path):
     src = _yolo(tmp_path, GOOD)
-    (src / "data.yaml").write_text("path: .\ntrain: images/train\n")
+    (src / "data.yaml").write_text("train: images/train\n")
     with pytest.raises(DataError, match=r"data\.yaml: missing key 'names'"):
         read_yolo(src)
 
@@ -258,3 +258,57 @@ def test_unknown_format_names_src_and_formats(tmp_path):
         read_dataset(tmp_path / "stuff")
     with pytest.raises(ConfigError, match="unknown format 'voc'"):
         read_dataset(tmp_path / "stuff", fmt="voc")
+
+
+# ---- encodings, shared label files, decompression bombs -------------------------------------------
+
+
+def test_a_utf8_bom_at_the_start_of_a_label_file_is_accepted(tmp_path):
+    src = _yolo(tmp_path, "\ufeff" + GOOD + GOOD)
+    (src / "classes.txt").write_bytes("\ufeffcar\nvan\n".encode())
+    ds = read_yolo(src)
+    assert ds.images[0].n_boxes == 2 and ds.images[0].class_ids.tolist() == [0, 0]
+
+
+def test_undecodable_bytes_name_the_file_and_line(tmp_path):
+    src = _yolo(tmp_path, "")
+    (src / "labels" / "train" / "a.txt").write_bytes(GOOD.encode() + b"0 0.5 0.5 0.2 0.2 \xff\xfe\n")
+    with pytest.raises(DataError, match=r"a\.txt:2: not UTF-8 text \(byte 0xff at column 19\)"):
+        read_yolo(src)
+    warnings = Warnings()
+    assert read_yolo(src, skip_bad=True, warnings=warnings).images[0].n_boxes == 1
+    assert warnings.counts == {"bad YOLO label line skipped": 1}
+
+
+def test_two_images_that_map_to_one_label_file_are_an_error(tmp_path):
+    src = _yolo(tmp_path, GOOD)
+    save_image(src / "images" / "train" / "a.jpg", np.zeros((10, 10, 3), np.uint8))
+    with pytest.raises(DataError, match=r"a\.jpg and .*a\.png both map to the label file .*labels/train/a\.txt"):
+        read_yolo(src)
+    warnings = Warnings()
+    with pytest.raises(DataError, match="split 'train' holds no images"):
+        read_yolo(src, skip_bad=True, warnings=warnings)
+    assert warnings.counts == {"images sharing one label file skipped": 2}
+
+
+def _png_header(width, height):
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+# Pillow warns between the limit and twice the limit; the reader must refuse there too, whatever the filters.
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+@pytest.mark.parametrize("side", [31_000, 60_000], ids=["over-limit", "over-twice-the-limit"])
+@pytest.mark.parametrize("reader", [load_image_rgb, image_size], ids=["load", "size"])
+def test_a_decompression_bomb_is_refused_from_its_header(tmp_path, reader, side):
+    # A 31000 x 31000 RGB image would take 2.9 GB once decoded; the file is a few hundred bytes.
+    path = tmp_path / "bomb.png"
+    path.write_bytes(_png_header(side, side))
+    with pytest.raises(DataError, match=r"bomb\.png: refused as a possible decompression bomb"):
+        reader(path)

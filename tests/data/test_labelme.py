@@ -47,7 +47,8 @@ def test_polygon_and_circle_become_their_bounding_boxes():
     np.testing.assert_array_equal(shape_to_box(polygon), [12, 10, 70, 60.5])
     circle = _shape("car", [[50, 40], [53, 44]], "circle")  # radius 5 (3-4-5 triangle)
     np.testing.assert_array_equal(shape_to_box(circle), [45, 35, 55, 45])
-    assert shape_to_box(_shape("car", [[1, 2], [3, 4]], "line")) is None
+    assert shape_to_box(_shape("car", [[1, 2]], "point")) is None  # a point has no area
+    assert shape_to_box(_shape("car", [[1, 2], [3, 4]], "hexagon")) is None
 
 
 def test_read_shapes_names_sizes_and_clipping(tmp_path):
@@ -67,9 +68,11 @@ def test_read_shapes_names_sizes_and_clipping(tmp_path):
     (rec,) = ds.images
     assert (rec.width, rec.height, rec.split) == (100, 80, "train")
     assert rec.rel_path.as_posix() == "sub/b.jpg"
-    np.testing.assert_array_equal(rec.boxes_xyxy_px, [[12, 10, 70, 45], [45, 35, 55, 45], [90, 70, 100, 80]])
-    np.testing.assert_array_equal(rec.class_ids, [1, 0, 0])
-    assert warnings.counts["labelme shape type without a box skipped"] == 2
+    np.testing.assert_array_equal(rec.boxes_xyxy_px, [[12, 10, 70, 45], [45, 35, 55, 45], [90, 70, 100, 80],
+                                                      [1, 1, 5, 5]])
+    np.testing.assert_array_equal(rec.class_ids, [1, 0, 0, 0])
+    assert warnings.counts["labelme point shape skipped (a point has no area)"] == 1
+    assert warnings.counts["labelme line or points shape read as the box of its points"] == 1
     assert warnings.counts["labelme box clipped to the image"] == 1
     assert warnings.counts["labelme imageWidth/imageHeight differ from the image (the image wins)"] == 1
 
@@ -89,14 +92,14 @@ def test_given_names_order_and_unknown_label(tmp_path):
 
 def test_unknown_shape_type_is_counted_never_an_error(tmp_path):
     _image(tmp_path / "a.png")
-    shapes = [_shape("car", [[1, 1], [9, 9]], "rectangle"), _shape("car", [[1, 1], [5, 5]], "linestrip"),
-              _shape("car", [[1, 1], [5, 5]], "mask")]
+    shapes = [_shape("car", [[1, 1], [9, 9]], "rectangle"), _shape("car", [[1, 1], [5, 5]], "hexagon"),
+              _shape("car", [[1, 1], [5, 5]], "star")]
     _labelme(tmp_path / "a.json", shapes, "a.png")
     warnings = Warnings()
     ds = read_labelme(tmp_path, warnings=warnings)
     assert ds.images[0].n_boxes == 1
     assert warnings.counts == {"labelme shape type without a box skipped": 2}
-    assert "'linestrip'" in warnings.examples["labelme shape type without a box skipped"]
+    assert "'hexagon'" in warnings.examples["labelme shape type without a box skipped"]
 
 
 def test_image_path_escaping_the_folder_is_refused(tmp_path):
@@ -160,15 +163,26 @@ def test_invalid_json_names_the_file(tmp_path):
         read_labelme(tmp_path)
 
 
-def test_zero_area_rectangle_is_an_error_or_counted(tmp_path):
+def test_zero_area_rectangle_is_a_counted_skip_not_an_error(tmp_path):
+    # An accidental click in labelme draws a rectangle with no area: skipped and counted, even without skip_bad.
     _image(tmp_path / "a.png")
     _labelme(tmp_path / "a.json", [_shape("car", [[5, 5], [5, 20]], "rectangle"),
                                    _shape("car", [[1, 1], [9, 9]], "rectangle")], "a.png")
-    with pytest.raises(DataError, match=r"a\.json: shapes\[0\] \('car'\): zero-area rectangle"):
-        read_labelme(tmp_path)
     warnings = Warnings()
-    ds = read_labelme(tmp_path, skip_bad=True, warnings=warnings)
-    assert ds.images[0].n_boxes == 1 and warnings.counts == {"bad labelme shape skipped": 1}
+    ds = read_labelme(tmp_path, warnings=warnings)
+    np.testing.assert_array_equal(ds.images[0].boxes_xyxy_px, [[1, 1, 9, 9]])
+    assert warnings.counts == {"labelme zero-area shape skipped": 1}
+    assert r"a.json: shapes[0] ('car'): zero-area rectangle" in warnings.examples["labelme zero-area shape skipped"]
+
+
+def test_a_file_with_only_shapes_without_a_box_says_which_were_skipped(tmp_path):
+    _image(tmp_path / "a.png")
+    _labelme(tmp_path / "a.json", [_shape("car", [[5, 5]], "point"), _shape("car", [[5, 5], [5, 5]], "rectangle"),
+                                   _shape("car", [[2, 2]], "point")], "a.png")
+    with pytest.raises(DataError, match=r"no shape gave a box, so no class names: skipped 2 x point, "
+                                        r"1 x rectangle .*pass --names"):
+        read_labelme(tmp_path)
+    assert read_labelme(tmp_path, names=["car"]).images[0].n_boxes == 0
 
 
 def test_unlabeled_images_are_left_out_and_counted(tmp_path):

@@ -162,8 +162,32 @@ def test_train_size_and_train_per_class_are_exclusive():
 
 
 def test_duplicate_rel_paths_from_different_splits_stay_distinct():
-    ds = Dataset(names=["car"], images=[_rec("a.jpg", split="train"), _rec("a.jpg", split="val")]
-                 + [_rec(f"b{i}.jpg") for i in range(8)])
+    # Two different files (images/train/a.jpg, images/val/a.jpg) with the same rel_path a.jpg.
+    twins = [_rec(f"{s}/a.jpg", split=s) for s in ("train", "val")]
+    for rec in twins:
+        rec.rel_path = Path("a.jpg")
+    ds = Dataset(names=["car"], images=twins + [_rec(f"b{i}.jpg") for i in range(8)])
     out = split_dataset(ds, val=0.1, test=0.1, seed=0)
     rels = [im.rel_path.as_posix() for im in out.images]
     assert len(set(rels)) == 10 and "train/a.jpg" in rels and "val/a.jpg" in rels
+
+
+def test_a_file_listed_under_two_source_splits_lands_in_one_split(tmp_path):
+    # A data.yaml whose val is its train folder (and test its val): every file is listed two or three times.
+    import numpy as np
+
+    from blendaug.data.imageio import save_image
+    from blendaug.data.yolo import read_yolo
+
+    for i in range(12):
+        save_image(tmp_path / "images" / "train" / f"img{i:02d}.png", np.full((8, 8, 3), i, np.uint8))
+    (tmp_path / "data.yaml").write_text("train: images/train\nval: images/train\ntest: images/train\nnames: [car]\n")
+    ds = read_yolo(tmp_path)
+    assert len(ds.images) == 36
+    for seed in range(5):
+        warnings = Warnings()
+        out = split_dataset(ds, val=0.25, test=0.25, seed=seed, warnings=warnings)
+        files = [im.path.resolve() for im in out.images]
+        assert len(files) == len(set(files)) == 12
+        assert {len(out.split(s)) for s in ("train", "val", "test")} == {6, 3}
+        assert warnings.counts["file listed in two source splits, pooled once"] == 24

@@ -53,7 +53,7 @@ def test_read_folder_without_yaml_uses_split_folders_and_classes_txt(tmp_path):
 def test_read_yaml_with_image_list_and_names_dict(tmp_path):
     _img(tmp_path / "images" / "a.png")
     _img(tmp_path / "images" / "b.png")
-    (tmp_path / "train.txt").write_text("images/b.png\n")
+    (tmp_path / "train.txt").write_text("./images/b.png\n")  # "./" = relative to the list file, as in ultralytics
     (tmp_path / "data.yaml").write_text("train: train.txt\nnames: {0: car, 1: truck}\n")
     ds = read_yolo(tmp_path / "data.yaml")
     assert ds.names == ["car", "truck"] and [r.path.name for r in ds.images] == ["b.png"]
