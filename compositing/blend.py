@@ -19,7 +19,7 @@ import numpy as np
 
 # Feather width of the gaussian/box alpha, as a fraction of the object's shorter side.
 FEATHER = 0.05
-# Colour transfer moves the object's LAB statistics this far towards the background's: all the way
+# Colour transfer moves the object's colour statistics this far towards the background's: all the way
 # would make a white car as dark as the road.
 COLOR_STRENGTH = 0.5
 # Blur levels tried when matching the background's sharpness (Gaussian sigma, px).
@@ -170,32 +170,82 @@ BLEND_MODES: dict[str, BlendFn] = {
 }
 
 
-def _lab(rgb: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+# OpenCV's 8-bit RGB -> YCrCb conversion as ``ycc = YCC_MATRIX @ rgb + YCC_OFFSET`` (Y = luma, Cr and Cb
+# the red and blue differences, scaled by 0.713 and 0.564 and offset by 128).
+_Y = np.array([0.299, 0.587, 0.114])
+YCC_MATRIX = np.stack([_Y, 0.713 * (np.array([1.0, 0.0, 0.0]) - _Y), 0.564 * (np.array([0.0, 0.0, 1.0]) - _Y)])
+YCC_OFFSET = np.array([0.0, 128.0, 128.0])
+_YCC_INVERSE = np.linalg.inv(YCC_MATRIX)
+
+
+# Colour statistics are taken on every COLOR_STRIDE-th row and column: a quarter of the pixels gives
+# the same means and spreads to a fraction of a level, at a fraction of the cost.
+COLOR_STRIDE = 2
+
+
+def _mean_sd(rgb: np.ndarray, where: np.ndarray, stride: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """YCrCb mean and (population) standard deviation per channel of (H, W, 3) uint8 RGB over ``where`` (H, W) bool.
+
+    With ``stride > 1`` only every ``stride``-th row and column counts (nearest-neighbour subsampling).
+    """
+    where_u8 = np.ascontiguousarray(where).view(np.uint8)
+    if stride > 1:
+        h, w = where_u8.shape
+        size = (-(-w // stride), -(-h // stride))
+        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_NEAREST)
+        where_u8 = cv2.resize(where_u8, size, interpolation=cv2.INTER_NEAREST)
+    ycc = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2YCrCb)
+    mean, sd = cv2.meanStdDev(ycc, mask=where_u8)
+    return mean.ravel(), sd.ravel()
+
+
+def transfer_matrix(mu_s: np.ndarray, sd_s: np.ndarray, mu_t: np.ndarray, sd_t: np.ndarray,
+                    strength: float) -> np.ndarray:
+    """The (3, 4) affine RGB map that moves YCrCb statistics ``(mu_s, sd_s)`` towards ``(mu_t, sd_t)``.
+
+    Each YCrCb channel ``y`` becomes ``(y - mu_s) * scale + mu``, where ``scale`` and ``mu`` go the
+    fraction ``strength`` of the way from the source spread and mean to the target's (a flat source
+    channel keeps its spread). YCrCb is an affine image of RGB, so the whole transfer is one affine
+    map of RGB: ``rgb' = A^-1 diag(scale) A rgb + A^-1 (scale * (b - mu_s) + mu - b)``.
+    """
+    # Plain floats for the three channels: numpy's per-call cost dominates on arrays this small.
+    scale = [1.0 + strength * ((t / s if s > 1e-3 else 1.0) - 1.0)
+             for s, t in zip(sd_s.tolist(), sd_t.tolist(), strict=True)]
+    shift = [c * (b - ms) + ms + strength * (mt - ms) - b
+             for c, b, ms, mt in zip(scale, YCC_OFFSET.tolist(), mu_s.tolist(), mu_t.tolist(), strict=True)]
+    m = np.empty((3, 4))
+    np.matmul(_YCC_INVERSE * scale, YCC_MATRIX, out=m[:, :3])
+    np.matmul(_YCC_INVERSE, shift, out=m[:, 3])
+    return m
 
 
 def color_transfer(obj: np.ndarray, obj_mask: np.ndarray, ref: np.ndarray, ref_mask: np.ndarray,
-                   strength: float = 1.0) -> np.ndarray:
-    """Move the LAB mean and standard deviation of ``obj[obj_mask]`` towards those of ``ref[ref_mask]``.
+                   strength: float = 1.0, where: np.ndarray | None = None, stride: int = 1) -> np.ndarray:
+    """Move the YCrCb mean and standard deviation of ``obj[obj_mask]`` towards those of ``ref[ref_mask]``.
+
+    Reinhard et al.'s statistics transfer, in a luma/chroma space. It used to work in LAB, which
+    needs a non-linear conversion there and back for every pixel of every object (1.4 ms per object
+    on the benchmark, more than the whole rest of a composite); in YCrCb the transfer is a single
+    affine map of RGB (one ``cv2.transform`` pass), under 0.1 ms, and on the benchmark's objects its
+    pixels differ from the LAB transfer's by about one grey level on average (the transfer itself
+    moves them by about 20).
 
     Args:
-        obj, ref: (H, W, 3) uint8 RGB; obj_mask, ref_mask: (H, W) bool, the pixels whose statistics count.
+        obj, ref: (H, W, 3) and (H', W', 3) uint8 RGB; obj_mask (H, W) and ref_mask (H', W') bool: the
+            pixels whose statistics count.
         strength: 1 matches the reference statistics, 0 changes nothing.
+        where: (H, W) bool, the pixels to recolour; None recolours every pixel. Pixels outside it are
+            ``obj``'s, unchanged.
+        stride: take the statistics on every ``stride``-th row and column only.
 
     Returns:
-        the recoloured ``obj`` (every pixel is mapped, so the crop's soft edge stays consistent).
+        the recoloured ``obj`` (``obj`` itself when there is nothing to do).
     """
-    if obj_mask.sum() < 2 or ref_mask.sum() < 2:
+    if strength == 0 or np.count_nonzero(obj_mask) < 2 or np.count_nonzero(ref_mask) < 2:
         return obj
-    src, tgt = _lab(obj), _lab(ref)
-    mu_s, sd_s = src[obj_mask].mean(axis=0), src[obj_mask].std(axis=0)
-    mu_t, sd_t = tgt[ref_mask].mean(axis=0), tgt[ref_mask].std(axis=0)
-    scale = np.where(sd_s > 1e-3, sd_t / np.maximum(sd_s, 1e-3), 1.0)
-    scale = 1.0 + strength * (scale - 1.0)
-    mu = mu_s + strength * (mu_t - mu_s)
-    lab = (src - mu_s) * scale + mu
-    rgb = cv2.cvtColor(lab.astype(np.float32), cv2.COLOR_LAB2RGB)
-    return np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)
+    m = transfer_matrix(*_mean_sd(obj, obj_mask, stride), *_mean_sd(ref, ref_mask, stride), strength)
+    rgb = cv2.transform(np.ascontiguousarray(obj), m)  # saturating: rounded and clipped to 0..255
+    return rgb if where is None else cv2.copyTo(rgb, np.ascontiguousarray(where).view(np.uint8), obj.copy())
 
 
 def _gray(rgb: np.ndarray) -> np.ndarray:
@@ -235,7 +285,25 @@ def match_noise(obj: np.ndarray, mask: np.ndarray, dst: np.ndarray, rng: np.rand
 
 
 def modify_color(obj: np.ndarray, mask: np.ndarray, dst: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    return color_transfer(obj, hard(mask), dst, ~hard(mask), strength=COLOR_STRENGTH)
+    """Colour-match the object to the background around it (``COLOR_STRENGTH`` of the way).
+
+    Only the object's own pixels (``mask > 0``) are recoloured, inside their bounding box: around
+    the canvas ``obj`` is the background itself, which must stay as it is. The reference is the
+    ring of ``dst`` outside the object (``mask <= 0.5``). Statistics on a ``COLOR_STRIDE`` grid.
+    """
+    soft = mask > 0
+    x, y, w, h = cv2.boundingRect(soft.view(np.uint8))
+    if w == 0:
+        return obj
+    hard_mask = hard(mask)
+    box = (slice(y, y + h), slice(x, x + w))
+    region = obj[box]
+    part = color_transfer(region, hard_mask[box], dst, ~hard_mask, COLOR_STRENGTH, soft[box], COLOR_STRIDE)
+    if part is region:
+        return obj
+    out = obj.copy()
+    out[box] = part
+    return out
 
 
 ModifierFn = Callable[[np.ndarray, np.ndarray, np.ndarray, np.random.Generator], np.ndarray]

@@ -16,6 +16,7 @@ from blendaug.compositing.blend import (
     parse_blend,
     poisson_clone,
     sharpness,
+    transfer_matrix,
 )
 
 
@@ -116,24 +117,81 @@ def test_motion_blurs_the_object_edge_but_not_the_background():
     assert not np.array_equal(out[16:48, 16:48], hard[16:48, 16:48])
 
 
-def test_color_transfer_matches_the_target_lab_mean():
+def _ycc_stats(x, where=None):
+    ycc = cv2.cvtColor(x, cv2.COLOR_RGB2YCrCb).reshape(-1, 3).astype(np.float64)
+    ycc = ycc if where is None else ycc[where.reshape(-1)]
+    return ycc.mean(axis=0), ycc.std(axis=0)
+
+
+def test_transfer_matrix_exact_cases():
+    same = np.array([100.0, 120.0, 130.0]), np.array([10.0, 5.0, 4.0])
+    np.testing.assert_allclose(transfer_matrix(*same, *same, 1.0), np.hstack([np.eye(3), np.zeros((3, 1))]),
+                               atol=1e-12)
+    # Raising the luma mean by 20 at full strength adds 20 to every RGB channel (A^-1 maps (1, 0, 0) to (1, 1, 1)).
+    m = transfer_matrix(same[0], same[1], same[0] + np.array([20.0, 0, 0]), same[1], 1.0)
+    np.testing.assert_allclose(m, np.hstack([np.eye(3), np.full((3, 1), 20.0)]), atol=1e-9)
+    # Half strength goes half way; a flat source channel keeps its (zero) spread instead of dividing by it.
+    np.testing.assert_allclose(transfer_matrix(same[0], same[1], same[0] + np.array([20.0, 0, 0]), same[1], 0.5)[:, 3],
+                               10.0, atol=1e-9)
+    flat = transfer_matrix(same[0], np.zeros(3), same[0], np.array([50.0, 50, 50]), 1.0)
+    np.testing.assert_allclose(flat[:, :3], np.eye(3), atol=1e-12)
+
+
+def test_color_transfer_matches_the_target_statistics():
     rng = np.random.default_rng(0)
     obj = np.clip(rng.normal((200, 60, 60), 12, (40, 40, 3)), 0, 255).astype(np.uint8)
     ref = np.clip(rng.normal((80, 120, 90), 15, (40, 40, 3)), 0, 255).astype(np.uint8)
     everywhere = np.ones((40, 40), bool)
     out = color_transfer(obj, everywhere, ref, everywhere, strength=1.0)
-
-    def lab_stats(x):
-        lab = cv2.cvtColor(x.astype(np.float32) / 255, cv2.COLOR_RGB2LAB).reshape(-1, 3)
-        return lab.mean(axis=0), lab.std(axis=0)
-
-    (mu_out, sd_out), (mu_ref, sd_ref) = lab_stats(out), lab_stats(ref)
-    assert np.all(np.abs(mu_out - mu_ref) < 1.0)  # L in 0..100, a/b in about -128..127
+    (mu_out, sd_out), (mu_ref, sd_ref), (mu_obj, sd_obj) = _ycc_stats(out), _ycc_stats(ref), _ycc_stats(obj)
+    assert np.all(np.abs(mu_out - mu_ref) < 1.0)  # 8-bit levels; rounding only
     assert np.all(np.abs(sd_out - sd_ref) < 1.0)
     half = color_transfer(obj, everywhere, ref, everywhere, strength=0.5)
-    mu_half, mu_obj = lab_stats(half)[0], lab_stats(obj)[0]
-    assert np.all(np.abs(mu_half - (mu_obj + mu_ref) / 2) < 1.5)
-    assert np.array_equal(color_transfer(obj, everywhere, ref, everywhere, strength=0.0), obj)
+    mu_half, sd_half = _ycc_stats(half)
+    assert np.all(np.abs(mu_half - (mu_obj + mu_ref) / 2) < 1.0)
+    assert np.all(np.abs(sd_half - sd_obj * (1 + sd_ref / sd_obj) / 2) < 1.0)
+    assert color_transfer(obj, everywhere, ref, everywhere, strength=0.0) is obj
+
+    # The perceptual (LAB) colour distance to the reference shrinks too: a red object becomes road-coloured.
+    def lab_mean(x):
+        return cv2.cvtColor(x.astype(np.float32) / 255, cv2.COLOR_RGB2LAB).reshape(-1, 3).mean(axis=0)
+
+    assert np.linalg.norm(lab_mean(out) - lab_mean(ref)) < 0.1 * np.linalg.norm(lab_mean(obj) - lab_mean(ref))
+
+
+def test_color_transfer_statistics_come_from_the_masks_and_only_where_changes():
+    rng = np.random.default_rng(1)
+    obj = rng.integers(150, 250, (30, 30, 3), dtype=np.uint8)
+    obj[:, :10] = (0, 0, 255)  # outside obj_mask: must not count
+    ref = np.full((30, 30, 3), 90, np.uint8)
+    ref[:5] = (255, 0, 0)  # outside ref_mask: must not count
+    obj_mask, ref_mask = np.zeros((30, 30), bool), np.ones((30, 30), bool)
+    obj_mask[:, 10:] = True
+    ref_mask[:5] = False
+    out = color_transfer(obj, obj_mask, ref, ref_mask, strength=1.0)
+    mu, sd = _ycc_stats(out, obj_mask)
+    assert np.all(np.abs(mu - _ycc_stats(ref, ref_mask)[0]) < 1.0) and np.all(sd < 1.0)  # a flat grey 90
+    where = np.zeros((30, 30), bool)
+    where[10:20] = True
+    partial = color_transfer(obj, obj_mask, ref, ref_mask, strength=1.0, where=where)
+    assert np.array_equal(partial[where], out[where]) and np.array_equal(partial[~where], obj[~where])
+
+
+def test_color_modifier_recolours_the_object_only():
+    rng = np.random.default_rng(2)
+    dst = rng.integers(60, 80, (48, 48, 3), dtype=np.uint8)
+    obj = dst.copy()  # as paste_object builds it: the background, with the canvas pasted in
+    obj[8:40, 8:40] = (230, 40, 40)
+    mask = np.zeros((48, 48), np.float32)
+    mask[8:40, 8:40] = cv2.GaussianBlur(np.pad(np.ones((24, 24), np.float32), 4), (0, 0), 2)
+    out = MODIFIERS["color"](obj, mask, dst, np.random.default_rng(0))
+    assert np.array_equal(out[mask == 0], obj[mask == 0])  # the background around the canvas is left alone
+    inside = mask > 0.5
+    before, after, ring = (_ycc_stats(x, w)[0] for x, w in ((obj, inside), (out, inside), (dst, ~inside)))
+    np.testing.assert_allclose(after, before + 0.5 * (ring - before), atol=1.0)  # COLOR_STRENGTH of the way
+    assert not np.array_equal(out[(mask > 0) & ~inside], obj[(mask > 0) & ~inside])  # the soft edge follows
+    flat = np.zeros_like(mask)
+    assert MODIFIERS["color"](obj, flat, dst, np.random.default_rng(0)) is obj
 
 
 def test_noise_modifier_brings_a_clean_object_towards_a_noisy_background():
