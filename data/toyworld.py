@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from blendaug.data.atomic import atomic_dir
-from blendaug.data.errors import ConfigError
+from blendaug.data.errors import ConfigError, DataError
 from blendaug.data.imageio import encode_image
 from blendaug.data.model import ImageRecord
 from blendaug.data.toyworld_draw import (
@@ -41,11 +41,19 @@ from blendaug.data.toyworld_draw import (
     vehicle_shadow,
 )
 from blendaug.data.toyworld_ground import ground_image, stain_mask
-from blendaug.data.toyworld_layout import GRASS, Layout, make_layout
+from blendaug.data.toyworld_layout import (  # noqa: F401  (SURFACE_* re-exported: the mask codes)
+    GRASS,
+    SURFACE_DRIVABLE,
+    SURFACE_OTHER,
+    SURFACE_PARKING,
+    Layout,
+    make_layout,
+)
 from blendaug.data.yolo import data_yaml_text, format_label_lines
 
 TOYWORLD_NAMES = ("car", "van", "truck")
 GROUP_REGEX = r"^(scene\d+)_"
+SURFACES_DIR = "surfaces"  # beside images/ and labels/: one surface mask per image
 
 # Body (length, width) ranges in px at vehicle_scale 1, and a height that sets shadow length.
 VEHICLE_DIMS = {
@@ -115,6 +123,7 @@ class Frame:
     image_rgb: np.ndarray
     boxes_xyxy_px: np.ndarray
     class_ids: np.ndarray
+    surface: np.ndarray | None = None  # (size, size) uint8 surface codes (SURFACE_*), aligned with the image
 
 
 def scene_rng(seed: int, scene_id: int) -> np.random.Generator:
@@ -209,8 +218,12 @@ def _occluding_trees(rng: np.random.Generator, vehicles: list[Vehicle], cfg: Toy
 
 def render_canvas(
     rng: np.random.Generator, width: int, height: int, cfg: ToyworldConfig
-) -> tuple[np.ndarray, list[Vehicle]]:
-    """Draw one scene canvas: ``(image (height, width, 3) uint8 RGB, vehicles)`` in canonical orientation."""
+) -> tuple[np.ndarray, list[Vehicle], np.ndarray]:
+    """Draw one scene canvas in canonical orientation.
+
+    Returns:
+        ``(image (height, width, 3) uint8 RGB, vehicles, surface codes (height, width) uint8)``.
+    """
     u = cfg.vehicle_scale
     lay = make_layout(rng, width, height, u)
     img = ground_image(rng, lay)
@@ -237,7 +250,7 @@ def render_canvas(
         draw_vehicle(canvas, v)
     for t in trees:
         draw_tree(canvas, t, rng, sun)
-    return canvas, vehicles
+    return canvas, vehicles, lay.surface_map()
 
 
 def _rot90_boxes(boxes: np.ndarray, width: int) -> np.ndarray:
@@ -254,13 +267,13 @@ def render_scene(cfg: ToyworldConfig, scene_id: int, n_frames: int | None = None
     span = np.abs(step) * (n_all - 1)
     w, h = size + int(math.ceil(span[0])), size + int(math.ceil(span[1]))
     k = int(rng.integers(4))  # the scene is drawn with its main road along x, then turned k quarter turns
-    canvas, vehicles = render_canvas(rng, *((w, h) if k % 2 == 0 else (h, w)), cfg)
+    canvas, vehicles, surface = render_canvas(rng, *((w, h) if k % 2 == 0 else (h, w)), cfg)
     boxes = np.array([box_xyxy(v) for v in vehicles]).reshape(-1, 4)
     ids = np.array([v.class_id for v in vehicles], dtype=np.int64)
     for _ in range(k):
         boxes = _rot90_boxes(boxes, canvas.shape[1])
         canvas = np.rot90(canvas)
-    canvas = np.ascontiguousarray(canvas)
+    canvas, surface = np.ascontiguousarray(canvas), np.rot90(surface, k)
     start = np.maximum(-step * (n_all - 1), 0)
     frames = []
     for f in range(n_all if n_frames is None else min(n_frames, n_all)):
@@ -275,14 +288,44 @@ def render_scene(cfg: ToyworldConfig, scene_id: int, n_frames: int | None = None
         area = (fb[:, 2] - fb[:, 0]) * (fb[:, 3] - fb[:, 1])
         cw, ch = clipped[:, 2] - clipped[:, 0], clipped[:, 3] - clipped[:, 1]
         keep = (cw >= 2) & (ch >= 2) & (cw * ch >= cfg.min_visible * area)
-        frames.append(Frame(f"scene{scene_id:04d}_{f:02d}", image, clipped[keep], ids[keep]))
+        frames.append(Frame(f"scene{scene_id:04d}_{f:02d}", image, clipped[keep], ids[keep],
+                            np.ascontiguousarray(surface[oy:oy + size, ox:ox + size])))
     return frames
+
+
+def surface_path_for(image_path: str | os.PathLike) -> Path:
+    """Where toyworld keeps an image's surface mask: the last ``images`` folder becomes ``surfaces``, suffix ``.png``.
+
+    ``OUT/images/train/scene0000_00.jpg`` -> ``OUT/surfaces/train/scene0000_00.png``. YOLO readers
+    (blendaug's and ultralytics') list only ``images/``, so the masks travel unseen beside the data.
+    """
+    parts = list(Path(image_path).parts)
+    for i in range(len(parts) - 2, -1, -1):
+        if parts[i] == "images":
+            parts[i] = SURFACES_DIR
+            return Path(*parts).with_suffix(".png")
+    raise ValueError(f"{image_path}: not under an 'images' folder")
+
+
+def read_surface(path: str | os.PathLike) -> np.ndarray:
+    """A surface mask written by :func:`generate_toyworld`: (H, W) uint8 codes ``SURFACE_*``.
+
+    Raises:
+        DataError: the file is missing or not a single-channel PNG.
+    """
+    mask = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if mask is None or mask.ndim != 2:
+        raise DataError(f"{path}: not a toyworld surface mask (a single-channel PNG)")
+    return mask
 
 
 def generate_toyworld(out: str | os.PathLike, cfg: ToyworldConfig, overwrite: bool = False) -> Path:
     """Write ``cfg.n_images`` toyworld frames as a YOLO dataset (all in split ``train``) to ``out``.
 
-    The folder appears only when complete (see :func:`data.atomic.atomic_dir`).
+    Beside ``images/`` and ``labels/``, ``surfaces/train/<name>.png`` holds each frame's surface mask,
+    (size, size) uint8: ``SURFACE_DRIVABLE`` (1) on roads, ``SURFACE_PARKING`` (2) on lots and parking
+    lanes, ``SURFACE_OTHER`` (0) elsewhere. The folder appears only when complete (see
+    :func:`data.atomic.atomic_dir`).
 
     Returns:
         the path of the written ``data.yaml``.
@@ -293,15 +336,16 @@ def generate_toyworld(out: str | os.PathLike, cfg: ToyworldConfig, overwrite: bo
     out = Path(out).absolute()
     n_scenes = math.ceil(cfg.n_images / cfg.frames_per_scene)
     with atomic_dir(out, overwrite=overwrite) as tmp:
-        img_dir, lbl_dir = tmp / "images" / "train", tmp / "labels" / "train"
-        img_dir.mkdir(parents=True)
-        lbl_dir.mkdir(parents=True)
+        img_dir, lbl_dir, srf_dir = tmp / "images" / "train", tmp / "labels" / "train", tmp / SURFACES_DIR / "train"
+        for d in (img_dir, lbl_dir, srf_dir):
+            d.mkdir(parents=True)
         for sid in range(n_scenes):
             n_frames = min(cfg.frames_per_scene, cfg.n_images - sid * cfg.frames_per_scene)
             for fr in render_scene(cfg, sid, n_frames):
                 (img_dir / f"{fr.name}.jpg").write_bytes(encode_image(fr.image_rgb, ".jpg", cfg.jpeg_quality))
                 rec = ImageRecord(Path(fr.name), cfg.size, cfg.size, fr.boxes_xyxy_px, fr.class_ids)
                 (lbl_dir / f"{fr.name}.txt").write_text(format_label_lines(rec), encoding="utf-8")
+                (srf_dir / f"{fr.name}.png").write_bytes(encode_image(fr.surface, ".png"))
         (tmp / "data.yaml").write_text(data_yaml_text(out, list(TOYWORLD_NAMES), ["train"]), encoding="utf-8")
     return out / "data.yaml"
 

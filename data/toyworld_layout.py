@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 GRASS, ROAD, LOT, CONCRETE = 0, 1, 2, 3
+# Surface codes of the masks toyworld writes beside its images (``surfaces/``): where a vehicle may stand.
+SURFACE_OTHER, SURFACE_DRIVABLE, SURFACE_PARKING = 0, 1, 2
 
 LANE_W = 34.0  # driving lane width (a truck is about 24 wide)
 PARK_LANE_W = 24.0  # parallel-parking lane along a road
@@ -89,6 +91,29 @@ class Layout:
             out[max(int(round(y0)), 0):max(int(round(y1)), 0), max(int(round(x0)), 0):max(int(round(x1)), 0)] = rid
         return out
 
+    def surface_map(self) -> np.ndarray:
+        """(height, width) uint8 map of surface codes: roads are drivable; lots and the parking lanes
+        along roads (off their crossings) are parking; grass, sidewalks and buildings are neither."""
+        region = self.region_map()
+        out = np.full(region.shape, SURFACE_OTHER, np.uint8)
+        out[region == ROAD] = SURFACE_DRIVABLE
+        out[region == LOT] = SURFACE_PARKING
+        strip = np.zeros(region.shape, bool)
+        for z in self.zones:
+            if not z.parking or z.slots is not None:
+                continue
+            half = z.max_wid / 2 + self.u  # add_road's lane is max_wid + 2 u wide
+            (xa, ya), (xb, yb) = z.p0, z.p1
+            along_x = ya == yb
+            x0, x1 = (min(xa, xb), max(xa, xb)) if along_x else (xa - half, xa + half)
+            y0, y1 = (ya - half, ya + half) if along_x else (min(ya, yb), max(ya, yb))
+            strip[:] = False
+            strip[_px(y0):_px(y1), _px(x0):_px(x1)] = True
+            for ax0, ay0, ax1, ay1 in z.avoid:
+                strip[_px(ay0):_px(ay1), _px(ax0):_px(ax1)] = False
+            out[strip & (region == ROAD)] = SURFACE_PARKING
+        return out
+
     def paint(self, colour: str, x0: float, y0: float, x1: float, y1: float) -> None:
         """Paint an axis-aligned marking rectangle."""
         self.markings.append((colour, np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float64)))
@@ -102,6 +127,11 @@ class Layout:
                 self.paint(colour, s, at - half, e, at + half)
             else:
                 self.paint(colour, at - half, s, at + half, e)
+
+
+def _px(v: float) -> int:
+    """A rectangle edge in whole pixels, as ``region_map`` rounds them (never negative: no wrap-around)."""
+    return max(int(round(v)), 0)
 
 
 def add_road(lay: Layout, rng: np.random.Generator, axis: str, center: float, n_lanes: int, parking: bool,

@@ -15,7 +15,18 @@ import blendaug.data.toyworld as toyworld
 from blendaug.data.errors import BlendaugError, ConfigError
 from blendaug.data.imageio import load_image_rgb
 from blendaug.data.split import group_images
-from blendaug.data.toyworld import GROUP_REGEX, TOYWORLD_NAMES, ToyworldConfig, generate_toyworld, render_scene
+from blendaug.data.toyworld import (
+    GROUP_REGEX,
+    SURFACE_DRIVABLE,
+    SURFACE_OTHER,
+    SURFACE_PARKING,
+    TOYWORLD_NAMES,
+    ToyworldConfig,
+    generate_toyworld,
+    read_surface,
+    render_scene,
+    surface_path_for,
+)
 from blendaug.data.toyworld_draw import Vehicle, box_xyxy, draw_vehicle
 from blendaug.data.yolo import read_yolo
 
@@ -87,11 +98,11 @@ def test_same_seed_gives_identical_bytes_another_seed_differs(tmp_path):
     generate_toyworld(tmp_path / "c", ToyworldConfig(n_images=5, seed=4, size=192))
     generate_toyworld(tmp_path / "d", ToyworldConfig(n_images=2, seed=3, size=192))
     a, b, c, d = (_digests(tmp_path / x) for x in "abcd")
-    assert len(a) == 10 and a == b
+    assert len(a) == 15 and a == b  # 5 images, 5 label files, 5 surface masks
     images_a = {k: v for k, v in a.items() if k.endswith(".jpg")}
     assert all(c[k] != v for k, v in images_a.items())
     # A scene does not depend on how many images were asked for: the 2-image run is a prefix.
-    assert d == {k: a[k] for k in d} and len(d) == 4
+    assert d == {k: a[k] for k in d} and len(d) == 6
 
 
 def test_existing_output_needs_overwrite(tmp_path):
@@ -176,3 +187,59 @@ def test_frames_of_a_scene_are_shifted_views_of_one_canvas():
         for dy in range(-17, 18) for dx in range(-17, 18)
     )
     assert best < 0.5 * np.abs(a - b).mean()
+
+
+def test_each_image_has_a_surface_mask_and_every_vehicle_stands_on_a_surface(medium):
+    ds = read_yolo(medium)
+    masks = sorted((medium / "surfaces" / "train").iterdir())
+    assert [m.stem for m in masks] == sorted(r.path.stem for r in ds.images)
+    seen = set()
+    for rec in ds.images:
+        surface = read_surface(surface_path_for(rec.path))
+        assert surface.shape == (rec.height, rec.width) and surface.dtype == np.uint8
+        seen |= set(np.unique(surface).tolist())
+        centres = ((rec.boxes_xyxy_px[:, :2] + rec.boxes_xyxy_px[:, 2:]) / 2).astype(int).clip(0, rec.width - 1)
+        assert (surface[centres[:, 1], centres[:, 0]] != SURFACE_OTHER).all(), rec.path.name
+    assert seen == {SURFACE_OTHER, SURFACE_DRIVABLE, SURFACE_PARKING}
+    # The mask follows the picture: asphalt is darker and greyer than grass, wherever no vehicle stands.
+    rec = ds.images[0]
+    img = load_image_rgb(rec.path).astype(np.float32)
+    surface = read_surface(surface_path_for(rec.path))
+    greenness = img[:, :, 1] - (img[:, :, 0] + img[:, :, 2]) / 2
+    if (surface == SURFACE_OTHER).any():
+        assert np.median(greenness[surface != SURFACE_OTHER]) < np.median(greenness[surface == SURFACE_OTHER])
+
+
+def test_surface_path_mirrors_the_image_path():
+    assert surface_path_for(Path("/d/images/train/a.jpg")) == Path("/d/surfaces/train/a.png")
+    assert surface_path_for("images/x/images/val/b.jpeg") == Path("images/x/surfaces/val/b.png")
+    with pytest.raises(ValueError):
+        surface_path_for("/d/pictures/a.jpg")
+
+
+def test_surface_masks_are_invisible_to_the_yolo_readers(medium, tmp_path):
+    """blendaug's reader and ultralytics' dataset loader see the same images and labels, no mask."""
+    ds = read_yolo(medium)
+    assert len(ds.images) == 12 and all("surfaces" not in r.path.parts for r in ds.images)
+    bare = tmp_path / "bare"  # without data.yaml the reader scans images/ only
+    import shutil
+
+    shutil.copytree(medium, bare)
+    (bare / "data.yaml").unlink()
+    assert len(read_yolo(bare, names=list(TOYWORLD_NAMES)).images) == 12
+
+    from blendaug.detection.yolo import ultralytics
+
+    ultralytics()
+    from ultralytics.data.dataset import YOLODataset
+    from ultralytics.data.utils import check_det_dataset
+
+    # ultralytics wants a val split too, and caches labels beside them: point it at the copy.
+    yaml_path = tmp_path / "data.yaml"
+    yaml_path.write_text(yaml.safe_dump({"path": str(bare), "train": "images/train", "val": "images/train",
+                                         "names": dict(enumerate(TOYWORLD_NAMES))}))
+    data = check_det_dataset(str(yaml_path))
+    loaded = YOLODataset(img_path=data["train"], data=data, task="detect", imgsz=320, augment=False)
+    assert sorted(Path(f).name for f in loaded.im_files) == sorted(r.path.name for r in ds.images)
+    assert all(Path(f).parent.name == "train" and Path(f).parent.parent.name == "images" for f in loaded.im_files)
+    assert sum(len(lb["cls"]) for lb in loaded.labels) == sum(r.n_boxes for r in ds.images)
