@@ -211,11 +211,27 @@ def load_checkpoint(path: Path) -> dict:
     return ckpt
 
 
-def _model(model_cfg: str, weights: Path | None) -> Any:
-    """A YOLO model built from a model yaml, optionally seeded with a local checkpoint's matching weights."""
+def check_model(model_cfg: str) -> None:
+    """Check that ``model_cfg`` names a model yaml ultralytics has (reads the yaml only, builds nothing).
+
+    Raises:
+        ConfigError: not a yaml name (a ``*.pt`` name would download weights), or no such yaml.
+    """
     if not str(model_cfg).endswith((".yaml", ".yml")):
         raise ConfigError(f"--model: {model_cfg!r} is not a model yaml (e.g. yolov8n.yaml); a *.pt name would "
                           "download pretrained weights, pass local weights with --weights PATH")
+    ultralytics()
+    from ultralytics.nn.tasks import yaml_model_load
+
+    try:
+        yaml_model_load(model_cfg)
+    except FileNotFoundError:
+        raise ConfigError(f"--model: no model yaml {model_cfg!r} (try yolov8n.yaml or yolo11n.yaml)") from None
+
+
+def _model(model_cfg: str, weights: Path | None) -> Any:
+    """A YOLO model built from a model yaml, optionally seeded with a local checkpoint's matching weights."""
+    check_model(model_cfg)
     ul = ultralytics()
     try:
         model = ul.YOLO(model_cfg)

@@ -46,8 +46,13 @@ def augment_record(rec: ImageRecord, seed_key: list[int]) -> ImageRecord:
                        data=encode_image(out["image"], ".png"))
 
 
-def write_classical_dataset(ds: Dataset, out: Path, copies: int, seed: int) -> Path:
-    """Write ``ds`` plus ``copies`` augmented versions of each train image as a YOLO dataset."""
+def write_classical_dataset(ds: Dataset, out: Path, copies: float, seed: int, replace: bool = False) -> Path:
+    """Write ``ds`` plus ``copies`` augmented versions of each train image as a YOLO dataset.
+
+    With ``replace`` (``copies`` 1), each train image is replaced by its augmented copy instead, so the
+    training set keeps its size.
+    """
     train = sorted(ds.split("train"), key=lambda r: str(r.rel_path))
-    extra = [augment_record(rec, [seed, i, c]) for i, rec in enumerate(train) for c in range(copies)]
-    return write_yolo(ds.with_images([*ds.images, *extra]), out, overwrite=True)
+    extra = [augment_record(rec, [seed, i, c]) for i, rec in enumerate(train) for c in range(int(copies))]
+    keep = [r for r in ds.images if r.split != "train"] if replace else list(ds.images)
+    return write_yolo(ds.with_images([*keep, *extra]), out, overwrite=True)

@@ -1,26 +1,19 @@
 """The study config: one typed model per stage, composed into ``StudyConfig``.
 
 Every field carries a one-line description (``blendaug study --show-config`` prints them). Unknown
-keys are errors that suggest the closest valid key, and ``key.sub=value`` overrides from the command
-line are applied before validation.
+keys are errors that suggest the closest valid key; values that name a registry entry (blend modes,
+masks, placements, recipes, models, executors, arm sources) are checked when the config loads, not
+when their stage runs hours later. ``key.sub=value`` overrides from the command line are applied
+before validation (see :mod:`blendaug.study.config_io`).
 """
 
 from __future__ import annotations
 
-import difflib
-from importlib import resources
-from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from blendaug.data.errors import ConfigError
-
-ARMS = ("baseline", "blended_high", "blended_low", "blended_mixed", "paste_real", "classical")
-# The shipped configs are package data (blendaug.configs), so they are found without the checkout.
-CONFIG_DIR = Path(str(resources.files("blendaug.configs")))
-DEFAULT_CONFIG = CONFIG_DIR / "quick.yaml"
+from blendaug.study import arms as arms_mod
 
 
 class _Strict(BaseModel):
@@ -43,11 +36,13 @@ class SplitSection(_Strict):
 class DatasetSection(_Strict):
     source: Literal["toyworld", "path"] = Field("toyworld", description="toyworld (generated) or path (your data)")
     path: str | None = Field(None, description="dataset path when source is path (YOLO, labelme or COCO)")
-    format: Literal["auto", "yolo", "labelme", "coco"] = Field("auto", description="format of dataset.path")
+    format: str = Field("auto", description="format of dataset.path (auto or one of the importers)")
     names: list[str] | None = Field(None, description="class names in id order, if the dataset does not say")
     toyworld: ToyworldSection = Field(default_factory=ToyworldSection, description="toyworld generator settings")
     split: SplitSection = Field(default_factory=SplitSection, description="train/val/test split rules")
     train_size: int | None = Field(None, ge=1, description="subsample train to N images (data-scarce regime)")
+    skip_bad: bool = Field(False, description="skip unreadable images and bad label lines (counted in the "
+                           "report) instead of stopping; `blendaug data check` lists them")
 
 
 class CropsSection(_Strict):
@@ -58,8 +53,7 @@ class CropsSection(_Strict):
 
 
 class GanSection(_Strict):
-    archs: list[Literal["dcgan", "cdcgan", "wgan-gp", "cwgan-gp"]] = Field(
-        default_factory=lambda: ["dcgan"], description="GAN architectures to train")
+    archs: list[str] = Field(default_factory=lambda: ["dcgan"], description="generators to train")
     epochs: int = Field(30, ge=1, description="training epochs per GAN")
     snapshots: list[int] = Field(default_factory=lambda: [3, 10, 30], description="epochs at which to snapshot")
     batch: int = Field(64, ge=1, description="GAN batch size")
@@ -73,20 +67,55 @@ class GanSection(_Strict):
             raise ValueError("snapshots must be a non-empty list of epochs >= 1")
         return sorted(set(v))
 
+    @field_validator("archs")
+    @classmethod
+    def _known(cls, v: list[str]) -> list[str]:
+        from blendaug.data.errors import ConfigError
+        from blendaug.gan.registry import get_arch
+
+        for name in v:
+            try:
+                get_arch(name)
+            except ConfigError as e:
+                raise ConfigError(f"gan.archs: {str(e).removeprefix('--arch: ')}") from None
+        return list(dict.fromkeys(v))
+
 
 class SyntheticSection(_Strict):
-    per_image: str = Field("1-4", description="objects pasted per image, a range 'lo-hi'")
+    """Defaults every arm inherits (an arm's own fields override them)."""
+
+    source: str = Field("gan", description="default arm source: none, gan, real_crops or classical")
+    generators: list[str] | None = Field(None, description="generators feeding gan arms (None: every trained one)")
+    tier: Literal["high", "mid", "low", "mixed"] = Field("mixed", description="GAN quality tier of gan arms")
     blend: str = Field("gaussian", description="blend: none, gaussian, box, poisson, poisson-mixed, motion or all, "
                        "plus +color/+noise")
-    copies: int = Field(1, ge=1, description="composited copies of each train image")
     mask: str = Field("rect", description="object mask: rect (feathered rounded rectangle), ellipse, grabcut, alpha")
-    samples_per_class: int = Field(200, ge=1, description="GAN crops sampled per class for each tier")
+    per_image: str = Field("1-4", description="objects pasted per image, a range 'lo-hi'")
+    placement: str = Field("uniform", description="where pasted objects go (a compositing placement mode)")
+    ratio: float = Field(1.0, gt=0, description="synthetic training images per real one (classifier: synthetic "
+                         "crops per real crop)")
+    mode: Literal["add", "replace"] = Field("add", description="add composites beside the real images, or replace "
+                                            "real images by their composites (same set size)")
+    samples_per_class: int = Field(200, ge=1, description="generated crops sampled per class for each tier")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _copies(cls, data: Any) -> Any:
+        # `copies: k` (composited copies of each train image) is the older name of `ratio: k`.
+        if isinstance(data, dict) and "copies" in data:
+            data = dict(data)
+            copies = data.pop("copies")
+            data.setdefault("ratio", copies)
+        return data
 
 
 class DetectionSection(_Strict):
     model: str = Field("yolov8n.yaml", description="ultralytics model yaml (trained from scratch)")
     recipe: str = Field("cpu-small", description="hyper-parameter preset: cpu-small (tiny data) or ultralytics")
-    epochs: int = Field(30, ge=1, description="YOLO training epochs")
+    epochs: int = Field(30, ge=1, description="YOLO training epochs (of the baseline, under budget: images)")
+    budget: Literal["images", "epochs"] = Field(
+        "images", description="images: every arm sees as many training images as the baseline (epochs scaled by "
+        "the training-set size); epochs: every arm trains the same epochs (the seed paper's protocol)")
     imgsz: int = Field(320, ge=32, description="YOLO input size")
     batch: int = Field(16, ge=1, description="YOLO batch size")
     conf: float = Field(0.25, gt=0, lt=1, description="confidence threshold for tp/fp/fn, IoU and count MAPE")
@@ -98,30 +127,60 @@ class ClassificationSection(_Strict):
     enabled: bool = Field(True, description="train the crop classifier per arm and seed")
     model: str = Field("smallcnn", description="classifier: resnet18, vgg16 or smallcnn")
     size: int = Field(32, ge=16, description="classifier input size")
-    epochs: int = Field(15, ge=1, description="classifier training epochs")
-    synthetic_ratio: float = Field(1.0, ge=0, description="synthetic:real ratio for the GAN arms")
+    epochs: int = Field(15, ge=1, description="classifier training epochs (of the baseline, under budget: images)")
+    budget: Literal["images", "epochs"] = Field("images", description="images: every arm's classifier sees as many "
+                                                "training crops as the baseline's; epochs: the same epochs")
+    synthetic_ratio: float | None = Field(None, ge=0, description="synthetic:real crop ratio of gan arms (None: "
+                                          "the arm's ratio)")
+
+
+class ExecutorSection(_Strict):
+    kind: str = Field("local", description="local (one node after another), local-parallel (a process pool) or "
+                      "ray (a Ray cluster)")
+    address: str | None = Field(None, description="ray: auto, ray://host:port, or null to start a local cluster")
+    workers: int | None = Field(None, ge=1, description="local-parallel/ray: nodes at once (None: one per "
+                                "threads_per_job CPUs)")
+    threads_per_job: int | None = Field(None, ge=1, description="CPU threads per node (None: all cores for local)")
+    jobs_per_gpu: int = Field(1, ge=1, description="detector/classifier jobs packed on one GPU")
+
+    @field_validator("kind")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        from blendaug.data.errors import ConfigError
+        from blendaug.study.executor import check_kind
+
+        try:
+            check_kind(v)
+        except ConfigError as e:
+            raise ConfigError(f"executor.kind: {e}") from None
+        return v
 
 
 class StudyConfig(_Strict):
     name: str = Field("study", description="study name, shown in the report")
-    seeds: list[int] = Field(default_factory=lambda: [0, 1], description="training seeds; each arm runs once per seed")
+    seeds: list[int] = Field(default_factory=lambda: [0, 1], description="seeds; each arm runs once per seed")
+    replicate: Literal["training", "synthetic", "full"] = Field(
+        "synthetic", description="what each seed redraws: training (the detector/classifier seed), synthetic "
+        "(also GAN sampling and compositing), full (also the train subsample and GAN training)")
     device: str = Field("auto", description="auto, cpu, cuda or cuda:N")
-    arms: list[Literal[ARMS]] = Field(  # type: ignore[valid-type]
-        default_factory=lambda: ["baseline", "blended_mixed"], description="arms to compare (baseline is required)")
+    arms: list[str] | dict[str, dict[str, Any] | None] = Field(
+        default_factory=lambda: ["baseline", "blended_mixed"],
+        description="arms to compare: preset names (" + ", ".join(arms_mod.PRESETS) + ") or a mapping of arm "
+        "name to fields (" + ", ".join(arms_mod.ARM_FIELDS) + "); baseline is required")
+    sweep: dict[str, list[Any]] = Field(default_factory=dict, description="config key to a list of values; every "
+                                        "value is a cell that runs all arms x seeds, e.g. {dataset.train_size: "
+                                        "[25, 50]}")
+    contrasts: list[list[str]] | None = Field(None, description="[[arm, reference], ...] to report (None: every "
+                                              "arm vs baseline, every gan arm vs paste_real when present)")
     dataset: DatasetSection = Field(default_factory=DatasetSection, description="which images and how to split them")
     crops: CropsSection = Field(default_factory=CropsSection, description="object crops for the GANs")
     gan: GanSection = Field(default_factory=GanSection, description="GAN training and scoring")
-    synthetic: SyntheticSection = Field(default_factory=SyntheticSection, description="compositing settings")
+    synthetic: SyntheticSection = Field(default_factory=SyntheticSection, description="arm defaults: compositing "
+                                        "settings and how much synthetic data")
     detection: DetectionSection = Field(default_factory=DetectionSection, description="YOLO training and evaluation")
     classification: ClassificationSection = Field(default_factory=ClassificationSection,
                                                   description="crop classifier training")
-
-    @field_validator("arms")
-    @classmethod
-    def _has_baseline(cls, v: list[str]) -> list[str]:
-        if "baseline" not in v:
-            raise ValueError("arms must include baseline: every other arm is compared with it")
-        return list(dict.fromkeys(v))
+    executor: ExecutorSection = Field(default_factory=ExecutorSection, description="where the study's nodes run")
 
     @field_validator("seeds")
     @classmethod
@@ -130,98 +189,22 @@ class StudyConfig(_Strict):
             raise ValueError("give at least one seed")
         return list(dict.fromkeys(v))
 
+    @model_validator(mode="after")
+    def _registries(self) -> StudyConfig:
+        # Everything that names a registry entry is checked now, hours before its stage runs.
+        from blendaug.study.validate import check_study
 
-def _model_at(model: type[BaseModel], keys: list[str]) -> type[BaseModel] | None:
-    for key in keys:
-        field = model.model_fields.get(key)
-        ann = field.annotation if field else None
-        if not (isinstance(ann, type) and issubclass(ann, BaseModel)):
-            return None
-        model = ann
-    return model
+        check_study(self)
+        return self
 
+    def arm_specs(self) -> dict[str, arms_mod.ArmSpec]:
+        """Every arm as a full spec (the ``synthetic:`` defaults, then its preset, then its own fields)."""
+        from blendaug.study.validate import arm_validators
 
-def _error_message(err: ValidationError, source: str) -> str:
-    first = err.errors()[0]
-    loc = [str(p) for p in first["loc"]]
-    key = ".".join(loc)
-    if first["type"] == "extra_forbidden":
-        parent = _model_at(StudyConfig, loc[:-1])
-        valid = list(parent.model_fields) if parent else []
-        close = difflib.get_close_matches(loc[-1], valid, n=1)
-        hint = f" (did you mean '{'.'.join([*loc[:-1], close[0]])}'?)" if close else ""
-        return f"{source}: unknown key '{key}'{hint}"
-    return f"{source}: key '{key}': {first['msg']}"
+        return arms_mod.resolve_arms(self.arms, self.synthetic.model_dump(), arm_validators(self))
 
-
-def parse_overrides(overrides: list[str]) -> dict[str, Any]:
-    """``["gan.epochs=5", "seeds=[0,1]"]`` to a nested dict; values are parsed as YAML scalars/lists."""
-    tree: dict[str, Any] = {}
-    for item in overrides:
-        if "=" not in item:
-            raise ConfigError(f"override '{item}': expected key.sub=value")
-        key, raw = item.split("=", 1)
-        parts = key.strip().split(".")
-        if not all(parts):
-            raise ConfigError(f"override '{item}': empty key")
-        try:
-            value = yaml.safe_load(raw) if raw.strip() else None
-        except yaml.YAMLError:
-            value = raw
-        node = tree
-        for p in parts[:-1]:
-            node = node.setdefault(p, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"override '{item}': '{p}' is not a section")
-        node[parts[-1]] = value
-    return tree
-
-
-def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for k, v in extra.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
-def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> StudyConfig:
-    """Read a YAML study config (default ``configs/quick.yaml``), apply overrides, validate.
-
-    Raises:
-        ConfigError: naming the file and key, with a suggestion for unknown keys.
-    """
-    path = Path(path) if path else DEFAULT_CONFIG
-    # `configs/quick.yaml` or `quick.yaml` also name the shipped configs from any working directory.
-    if not path.is_file() and not path.is_absolute():
-        shipped = Path(*path.parts[1:]) if path.parts[0] == "configs" and len(path.parts) > 1 else path
-        if (CONFIG_DIR / shipped).is_file():
-            path = CONFIG_DIR / shipped
-    if not path.is_file():
-        raise ConfigError(f"{path}: config file not found")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}{line}: not valid YAML") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping of config keys")
-    merged = _merge(raw, parse_overrides(overrides or []))
-    try:
-        return StudyConfig.model_validate(merged)
-    except ValidationError as e:
-        raise ConfigError(_error_message(e, str(path))) from None
-
-
-def describe_fields(model: type[BaseModel] = StudyConfig, prefix: str = "") -> list[str]:
-    """``key: default  # description`` lines for every field, like ultralytics' default.yaml."""
-    lines = []
-    for name, field in model.model_fields.items():
-        ann = field.annotation
-        if isinstance(ann, type) and issubclass(ann, BaseModel):
-            lines.append(f"{prefix}{name}:  # {field.description}")
-            lines += describe_fields(ann, prefix + "  ")
-        else:
-            default = field.get_default(call_default_factory=True)
-            lines.append(f"{prefix}{name}: {default!r}  # {field.description}")
-    return lines
+    def contrast_pairs(self) -> list[tuple[str, str]]:
+        specs = self.arm_specs()
+        if self.contrasts is None:
+            return arms_mod.default_contrasts(specs)
+        return arms_mod.check_contrasts(self.contrasts, specs)

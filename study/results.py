@@ -1,10 +1,10 @@
-"""Collect every job's metrics into ``results.csv`` and compute the statistics for ``summary.csv``.
+"""Collect every job's metrics into ``results.csv`` and compute each contrast's statistics.
 
-``results.csv`` is tidy: ``arm, seed, task, metric, value``. ``summary.csv`` has one row per
-(task, metric, arm): mean ± sd over seeds, the paired difference from the baseline with a 95 %
-bootstrap CI over test images (resampled per seed, then averaged over seeds), the sign-flip
-permutation p-value over test images and over seeds, and the relative change in %. For mAP the
-image-level columns come from blendaug's recomputation (``ap_records.jsonl``), the mean ± sd from ultralytics.
+``results.csv`` is tidy: ``cell, arm, seed, task, metric, value``. Detection's ``map50`` and
+``map50_95`` are blendaug's COCO-style recomputation from the stored per-image AP records, the same
+computation the intervals resample (one mAP definition throughout); ultralytics' own numbers stay as
+the cross-check columns ``map50_ultralytics`` and ``map50_95_ultralytics``. ``contrasts.csv`` holds one
+row per (cell, task, metric, contrast) from :func:`blendaug.study.stats.compare_contrasts`.
 """
 
 from __future__ import annotations
@@ -17,35 +17,13 @@ import numpy as np
 import pandas as pd
 
 from blendaug.detection.metrics import APRecord, map_scores
-from blendaug.study.stats import bootstrap_diff_ci, paired_permutation_p, summarize
+from blendaug.study.stats import SumMetric, compare_contrasts, ratio_metric
 
 DETECTION_METRICS = ("map50", "map50_95", "precision", "recall", "avg_iou_darknet", "mean_matched_iou",
                      "count_mape", "tp", "fp", "fn")
 CLASSIFICATION_METRICS = ("accuracy", "balanced_accuracy", "macro_precision", "macro_recall", "macro_f1")
-
-
-def _ratio(num: float, den: float) -> float:
-    return num / den if den > 0 else float("nan")
-
-
-# Metric functions over per-image rows, for the paired bootstrap and permutation tests. mAP is recomputed
-# from each image's AP record (detection/metrics.py): blendaug's COCO-style mAP on the same predictions,
-# within about 0.01 of ultralytics' number that results.csv reports.
-def _det_precision(rows: Sequence[dict]) -> float:
-    return _ratio(sum(r["tp"] for r in rows), sum(r["n_pred"] for r in rows))
-
-
-def _det_recall(rows: Sequence[dict]) -> float:
-    return _ratio(sum(r["tp"] for r in rows), sum(r["n_true"] for r in rows))
-
-
-def _det_avg_iou(rows: Sequence[dict]) -> float:
-    return _ratio(sum(r["iou_sum"] for r in rows), sum(r["n_pred"] for r in rows))
-
-
-def _det_count_mape(rows: Sequence[dict]) -> float:
-    ape = [r["count_ape"] for r in rows if r["n_true"] > 0]
-    return float(np.mean(ape)) if ape else float("nan")
+# Metrics where smaller is better (the verdict reads their sign the other way round).
+LOWER_IS_BETTER = {"count_mape", "generalization_gap", "fp", "fn"}
 
 
 def _det_map(key: str) -> Callable[[Sequence[dict]], float]:
@@ -56,28 +34,44 @@ def _det_map(key: str) -> Callable[[Sequence[dict]], float]:
     return metric
 
 
-def _cls_accuracy(rows: Sequence[dict]) -> float:
-    return float(np.mean([r["true"] == r["pred"] for r in rows])) if rows else float("nan")
+def _balanced_accuracy(classes: Sequence[int]) -> SumMetric:
+    """Mean per-class recall as a function of per-image sums (correct and count per class)."""
+    cls = list(classes)
+
+    def columns(rows: Sequence[dict]) -> np.ndarray:
+        t = np.array([r["true"] for r in rows])[:, None] == np.array(cls)[None, :]
+        ok = t & (np.array([r["true"] == r["pred"] for r in rows])[:, None])
+        return np.concatenate([ok, t], axis=1).astype(np.float64)
+
+    def combine(sums: np.ndarray) -> np.ndarray:
+        k = len(cls)
+        correct, count = sums[..., :k], sums[..., k:]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            recall = np.where(count > 0, correct / np.where(count > 0, count, 1.0), np.nan)
+        return np.nanmean(recall, axis=-1) if k else np.full(sums.shape[:-1], np.nan)
+
+    return SumMetric(columns, combine)
 
 
-def _cls_balanced_accuracy(rows: Sequence[dict]) -> float:
-    classes = sorted({r["true"] for r in rows})
-    recalls = [np.mean([r["pred"] == c for r in rows if r["true"] == c]) for c in classes]
-    return float(np.mean(recalls)) if recalls else float("nan")
-
-
-PAIRED_METRICS: dict[str, dict[str, Callable[[Sequence[dict]], float]]] = {
-    "detection": {"map50": _det_map("map50"), "map50_95": _det_map("map50_95"),
-                  "precision_at_conf": _det_precision, "recall_at_conf": _det_recall,
-                  "avg_iou_darknet": _det_avg_iou, "count_mape": _det_count_mape},
-    "classification": {"accuracy": _cls_accuracy, "balanced_accuracy": _cls_balanced_accuracy},
-}
+def paired_metrics(task: str, per_image: Sequence[Sequence[dict]]) -> dict[str, Callable[[Sequence[dict]], float]]:
+    """The metric functions over per-image records that the contrasts resample, per task."""
+    if task == "detection":
+        return {"map50": _det_map("map50"), "map50_95": _det_map("map50_95"),
+                "precision_at_conf": ratio_metric(lambda r: r["tp"], lambda r: r["n_pred"]),
+                "recall_at_conf": ratio_metric(lambda r: r["tp"], lambda r: r["n_true"]),
+                "avg_iou_darknet": ratio_metric(lambda r: r["iou_sum"], lambda r: r["n_pred"]),
+                "count_mape": ratio_metric(lambda r: r["count_ape"] if r["n_true"] > 0 else 0.0,
+                                           lambda r: float(r["n_true"] > 0))}
+    classes = sorted({r["true"] for rows in per_image for r in rows})
+    return {"accuracy": ratio_metric(lambda r: float(r["true"] == r["pred"]), lambda r: 1.0),
+            "balanced_accuracy": _balanced_accuracy(classes)}
 
 
 def detection_rows(eval_dir: Path) -> tuple[dict[str, float], list[dict]]:
     """``(metrics, per-image rows)`` of one detection eval folder."""
     metrics = json.loads((eval_dir / "metrics.json").read_text(encoding="utf-8"))
     values = {k: metrics.get(k) for k in DETECTION_METRICS}
+    values["map50_ultralytics"], values["map50_95_ultralytics"] = metrics.get("map50"), metrics.get("map50_95")
     per_image = pd.read_csv(eval_dir / "per_image.csv").sort_values("image").to_dict("records")
     ap_path = eval_dir / "ap_records.jsonl"
     if ap_path.is_file():
@@ -88,8 +82,11 @@ def detection_rows(eval_dir: Path) -> tuple[dict[str, float], list[dict]]:
         for row in per_image:
             if row["image"] in records:
                 row["ap"] = records[row["image"]]
-    values["precision_at_conf"] = _det_precision(per_image)
-    values["recall_at_conf"] = _det_recall(per_image)
+    for k in ("map50", "map50_95"):
+        values[k] = _det_map(k)(per_image) if ap_path.is_file() else values[k]
+    fns = paired_metrics("detection", [per_image])
+    values["precision_at_conf"] = fns["precision_at_conf"](per_image)
+    values["recall_at_conf"] = fns["recall_at_conf"](per_image)
     return values, per_image
 
 
@@ -104,46 +101,56 @@ def classification_rows(run_dir: Path) -> tuple[dict[str, float], list[dict]]:
     return values, per_image
 
 
-def tidy(per_job: dict[tuple[str, str, int], dict[str, float]]) -> pd.DataFrame:
-    """``{(task, arm, seed): {metric: value}}`` to tidy rows ``arm, seed, task, metric, value``."""
-    rows = [{"arm": arm, "seed": seed, "task": task, "metric": m, "value": float(v) if v is not None else np.nan}
-            for (task, arm, seed), metrics in sorted(per_job.items()) for m, v in metrics.items()]
-    return pd.DataFrame(rows, columns=["arm", "seed", "task", "metric", "value"])
+def tidy(per_job: dict[tuple[str, str, str, int], dict[str, float]]) -> pd.DataFrame:
+    """``{(cell, task, arm, seed): {metric: value}}`` to tidy rows ``cell, arm, seed, task, metric, value``."""
+    rows = [{"cell": cell, "arm": arm, "seed": seed, "task": task, "metric": m,
+             "value": float(v) if v is not None else np.nan}
+            for (cell, task, arm, seed), metrics in per_job.items() for m, v in metrics.items()]
+    return pd.DataFrame(rows, columns=["cell", "arm", "seed", "task", "metric", "value"])
 
 
-def paired_image_stats(per_image: dict[tuple[str, str, int], list[dict]], arms: list[str], seeds: list[int],
-                       seed: int, n_boot: int = 1000) -> pd.DataFrame:
-    """Per (task, metric, arm): the bootstrap CI and permutation p over test images, averaged over seeds.
+def contrast_name(arm: str, reference: str, cell: str) -> str:
+    return f"{arm} vs {reference}" + (f" @ {cell}" if cell else "")
 
-    For each seed, the arm and the baseline trained with that seed are compared on the same test
-    images; the seed-level differences, CI bounds and p-values are then averaged.
+
+def contrast_table(per_image: dict[tuple[str, str, str, int], list[dict]],
+                   contrasts: dict[str, list[tuple[str, str]]], study_seed: int, n_boot: int = 200) -> pd.DataFrame:
+    """One row per (cell, task, metric, contrast): difference, interval, p, Holm's p, MDE, seeds, images.
+
+    Holm's correction runs over all the reported contrasts (every cell) of one metric; every contrast and
+    metric draws from its own recorded RNG stream, so adding an arm leaves the other intervals unchanged.
     """
-    rng = np.random.default_rng(seed)
     rows = []
-    for task, fns in PAIRED_METRICS.items():
-        for arm in arms:
-            if arm == "baseline":
+    for task in ("detection", "classification"):
+        jobs = {k: v for k, v in per_image.items() if k[1] == task and v}
+        if not jobs:
+            continue
+        fns = paired_metrics(task, list(jobs.values()))
+        for metric, fn in fns.items():
+            pairs = {}
+            for cell, cell_pairs in contrasts.items():
+                for arm, ref in cell_pairs:
+                    a = {s: r for (c, t, name, s), r in jobs.items() if c == cell and name == arm}
+                    b = {s: r for (c, t, name, s), r in jobs.items() if c == cell and name == ref}
+                    paired = sorted(set(a) & set(b))
+                    if paired and all(len(a[s]) == len(b[s]) for s in paired):
+                        pairs[contrast_name(arm, ref, cell)] = ((cell, arm, ref), a, b)
+            if not pairs:
                 continue
-            for metric, fn in fns.items():
-                per_seed = []
-                for s in seeds:
-                    a, b = per_image.get((task, arm, s)), per_image.get((task, "baseline", s))
-                    if not a or not b or len(a) != len(b) or (np.isnan(fn(a)) and np.isnan(fn(b))):
-                        continue
-                    d, lo, hi = bootstrap_diff_ci(a, b, fn, rng, n_boot=n_boot)
-                    p = paired_permutation_p(a, b, fn, rng, n_perm=n_boot)
-                    per_seed.append((d, lo, hi, p))
-                if per_seed:
-                    d, lo, hi, p = np.nanmean(np.asarray(per_seed, dtype=np.float64), axis=0)
-                    rows.append({"task": task, "metric": metric, "arm": arm, "diff_images": d, "ci_low": lo,
-                                 "ci_high": hi, "p_images": p, "n_seeds_paired": len(per_seed)})
-    return pd.DataFrame(rows, columns=["task", "metric", "arm", "diff_images", "ci_low", "ci_high", "p_images",
-                                       "n_seeds_paired"])
+            stats = compare_contrasts({k: (v[1], v[2]) for k, v in pairs.items()}, fn, study_seed=study_seed,
+                                      stream=(task, metric), n_boot=n_boot)
+            for name, res in stats.items():
+                cell, arm, ref = pairs[name][0]
+                rows.append({"cell": cell, "task": task, "metric": metric, "arm": arm, "reference": ref,
+                             **res.to_dict()})
+    return pd.DataFrame(rows)
 
 
-def build_summary(results: pd.DataFrame, paired: pd.DataFrame) -> pd.DataFrame:
-    """Mean ± sd over seeds joined with the paired image-level statistics."""
-    summary = summarize(results)
-    if paired.empty:
-        return summary
-    return summary.merge(paired, on=["task", "metric", "arm"], how="left")
+def summarize(results: pd.DataFrame) -> pd.DataFrame:
+    """Per (cell, task, metric, arm): seeds, mean and sd over seeds."""
+    if results.empty:
+        return pd.DataFrame(columns=["cell", "task", "metric", "arm", "n_seeds", "mean", "sd"])
+    g = results.groupby(["cell", "task", "metric", "arm"], sort=False)["value"]
+    out = g.agg(n_seeds="count", mean="mean", sd=lambda v: float(np.std(v.dropna(), ddof=1))
+                if v.notna().sum() > 1 else 0.0).reset_index()
+    return out

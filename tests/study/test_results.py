@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from blendaug.detection.metrics import ap_record
-from blendaug.study.results import detection_rows, paired_image_stats
+from blendaug.study.results import contrast_table, detection_rows
 
 SQUARE = [0.0, 0.0, 10.0, 10.0]
 
@@ -29,26 +30,40 @@ def _eval_dir(root: Path, hits: list[bool], with_ap: bool = True) -> Path:
     return root
 
 
-def test_map_difference_gets_an_image_bootstrap_ci(tmp_path):
+def _jobs(arm_rows, base_rows, seeds=(0, 1, 2)):
+    out = {}
+    for s in seeds:
+        out[("", "detection", "blended", s)] = arm_rows[s]
+        out[("", "detection", "baseline", s)] = base_rows[s]
+    return out
+
+
+def test_map_difference_gets_a_two_level_interval(tmp_path):
     rng = np.random.default_rng(0)
-    base_hits = (rng.random(30) < 0.4).tolist()
-    arm_hits = [True] * 30
-    _, arm = detection_rows(_eval_dir(tmp_path / "arm", arm_hits))
-    _, base = detection_rows(_eval_dir(tmp_path / "base", base_hits))
-    per_image = {("detection", "blended", 0): arm, ("detection", "baseline", 0): base}
-    stats = paired_image_stats(per_image, ["baseline", "blended"], [0], seed=1, n_boot=300)
-    row = stats[stats.metric == "map50"].iloc[0]
-    assert row.diff_images > 0.3 and 0.0 < row.ci_low < row.diff_images < row.ci_high <= 1.0
-    assert row.p_images < 0.01
-    same = paired_image_stats({("detection", "blended", 0): base, ("detection", "baseline", 0): base},
-                              ["baseline", "blended"], [0], seed=1, n_boot=100)
+    arm, base = {}, {}
+    for s in range(3):
+        base[s] = detection_rows(_eval_dir(tmp_path / f"base{s}", (rng.random(30) < 0.4).tolist()))[1]
+        arm[s] = detection_rows(_eval_dir(tmp_path / f"arm{s}", (rng.random(30) < 0.95).tolist()))[1]
+    table = contrast_table(_jobs(arm, base), {"": [("blended", "baseline")]}, study_seed=1)
+    row = table[table.metric == "map50"].iloc[0]
+    assert row.arm == "blended" and row.reference == "baseline" and row.n_seeds == 3 and row.n_images == 30
+    assert row["diff"] > 0.3 and row.ci_low > 0 and row.ci_low < row["diff"] < row.ci_high
+    assert row.p < 0.05 and row.p_holm >= row.p
+    same = contrast_table(_jobs(base, base), {"": [("blended", "baseline")]}, study_seed=1)
     row = same[same.metric == "map50_95"].iloc[0]
-    assert row.diff_images == row.ci_low == row.ci_high == 0.0 and row.p_images == 1.0
+    assert row["diff"] == row.ci_low == row.ci_high == 0.0
+
+
+def test_recomputed_map_is_the_reported_map(tmp_path):
+    values, rows = detection_rows(_eval_dir(tmp_path / "e", [True, False, True, True]))
+    # Ranked TP, FP, TP, TP over 4 true boxes: COCO's 101-point envelope is 1 up to recall 0.25, 0.75 up to 0.75.
+    assert values["map50"] == pytest.approx((26 + 50 * 0.75) / 101)
+    assert values["map50_ultralytics"] is None  # kept as the cross-check column
 
 
 def test_evaluations_without_ap_records_are_compared_without_map(tmp_path):
-    _, arm = detection_rows(_eval_dir(tmp_path / "arm", [True] * 5, with_ap=False))
-    _, base = detection_rows(_eval_dir(tmp_path / "base", [False] * 5, with_ap=False))
-    stats = paired_image_stats({("detection", "blended", 0): arm, ("detection", "baseline", 0): base},
-                               ["baseline", "blended"], [0], seed=1, n_boot=50)
-    assert "map50" not in set(stats.metric) and "recall_at_conf" in set(stats.metric)
+    arm = {s: detection_rows(_eval_dir(tmp_path / f"a{s}", [True] * 5, with_ap=False))[1] for s in (0, 1)}
+    base = {s: detection_rows(_eval_dir(tmp_path / f"b{s}", [False] * 5, with_ap=False))[1] for s in (0, 1)}
+    table = contrast_table(_jobs(arm, base, (0, 1)), {"": [("blended", "baseline")]}, study_seed=1)
+    assert table[table.metric == "map50"]["diff"].isna().all()
+    assert table[table.metric == "recall_at_conf"]["diff"].iloc[0] == 1.0

@@ -1,0 +1,235 @@
+"""What each kind of study node does. Every function reads only its ``params`` and ``inputs``.
+
+A node function has the signature ``fn(folder, key, params, inputs) -> StepResult``: ``params`` are the
+config values it needs (chosen by :mod:`blendaug.study.graph`), ``inputs`` the absolute folders of the
+nodes it depends on, and ``key`` is ``{"kind", "params", "inputs": {name: fingerprint}}``, whose hash is
+the node's fingerprint. Because a node function sees nothing but ``params`` and ``inputs``, a value it
+uses cannot be left out of its fingerprint: a changed setting always reruns exactly the nodes that
+read it (and what depends on them). Each runs through :func:`blendaug.study.steps.run_step`, so a
+finished node is skipped and a killed one resumes or reruns in its own folder.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from blendaug.data.atomic import atomic_write_text
+from blendaug.data.errors import ConfigError, Warnings
+from blendaug.study.steps import StepResult, run_step
+
+
+def dataset_yaml(data_folder: str | Path) -> Path:
+    return Path(data_folder) / "dataset" / "data.yaml"
+
+
+def arm_data_yaml(folder: str | Path) -> Path:
+    """The training set of an arm node, or of the data node for the baseline (same layout)."""
+    return Path(folder) / "dataset" / "data.yaml"
+
+
+def _write_warnings(folder: Path, warnings: Warnings) -> None:
+    atomic_write_text(folder / "warnings.json", json.dumps({"counts": warnings.counts,
+                                                            "examples": warnings.examples}, indent=1))
+
+
+def node_data(folder: Path, key: dict, params: dict, inputs: dict) -> StepResult:
+    """Generate or import the images and split them (groups kept together) into train/val/test."""
+
+    def build(out: Path) -> None:
+        from blendaug.data.io import read_dataset
+        from blendaug.data.split import split_dataset
+        from blendaug.data.yolo import write_yolo
+
+        d = params["dataset"]
+        warnings = Warnings()
+        if d["source"] == "toyworld":
+            from blendaug.data.toyworld import ToyworldConfig, generate_toyworld
+
+            t = d["toyworld"]
+            src = generate_toyworld(out / "raw", ToyworldConfig(n_images=t["images"], seed=t["seed"], size=t["size"]),
+                                    overwrite=True)
+        else:
+            src = Path(d["path"])
+        ds = read_dataset(src, fmt=d["format"], names=d["names"], skip_bad=d["skip_bad"], warnings=warnings)
+        s = d["split"]
+        ds = split_dataset(ds, val=s["val"], test=s["test"], seed=s["seed"], group=s["group"], warnings=warnings)
+        write_yolo(ds, out / "dataset", overwrite=True)
+        _write_warnings(out, warnings)
+
+    return run_step(folder, key, build)
+
+
+def node_subset(folder: Path, key: dict, params: dict, inputs: dict) -> StepResult:
+    """The data-scarce regime: a seeded subsample of the train split (val and test untouched)."""
+
+    def build(out: Path) -> None:
+        from blendaug.data.split import subsample_train
+        from blendaug.data.yolo import read_yolo, write_yolo
+
+        ds = read_yolo(dataset_yaml(inputs["data"]))
+        write_yolo(subsample_train(ds, params["train_size"], seed=params["seed"]), out / "dataset", overwrite=True)
+
+    return run_step(folder, key, build)
+
+
+def node_crops(folder: Path, key: dict, params: dict, inputs: dict) -> StepResult:
+    """Object crops: train (generator training data, classifier train set), val (held out) and test."""
+
+    def build(out: Path) -> None:
+        from blendaug.data.crops import extract_crops
+        from blendaug.data.yolo import read_yolo
+
+        c = params["crops"]
+        ds = read_yolo(dataset_yaml(inputs["data"]))
+        for split in ("train", "val", "test"):
+            # Test crops only ever evaluate the classifier; nothing trains on them.
+            extract_crops(ds, out / split, split=split, size=c["size"], pad=c["pad"], min_px=c["min_px"],
+                          allow_test=split == "test", fit=c["fit"], overwrite=True)
+
+    return run_step(folder, key, build)
+
+
+def node_generator(folder: Path, key: dict, params: dict, inputs: dict) -> StepResult:
+    """Train one generator on the train crops (resuming a killed run), then score its snapshots."""
+
+    def build(out: Path) -> None:
+        from blendaug.gan.quality.score import ScoreConfig, score_run
+        from blendaug.gan.train import TrainConfig, train_run
+
+        g, seed, device = params["gan"], params["seed"], params["device"]
+        crops = Path(inputs["crops"]) / "train"
+        tc = TrainConfig(arch=params["arch"], epochs=g["epochs"],
+                         snapshots=tuple(s for s in g["snapshots"] if s <= g["epochs"]), batch=g["batch"],
+                         seed=seed, image_size=params["size"], diffaugment=g["diffaugment"])
+        train_run(crops, out / "run", tc, device=device, progress=True, log=lambda m: None)
+        score_run(out / "run", crops, ScoreConfig(n=g["score_n"], seed=seed), device=device, log=lambda m: None)
+
+    return run_step(folder, key, build)
+
+
+def node_samples(folder: Path, key: dict, params: dict, inputs: dict) -> StepResult:
+    """Sample generated crops of one tier from every generator into one crop folder with one index.csv."""
+
+    def build(out: Path) -> None:
+        from blendaug.gan.sample import sample_run
+
+        n, tier, seed, device = params["n"], params["tier"], params["seed"], params["device"]
+        gens = [(name.removeprefix("gen:"), Path(p)) for name, p in inputs.items() if name.startswith("gen:")]
+        rows: list[dict] = []
+        per_gen = [n // len(gens) + (1 if i < n % len(gens) else 0) for i in range(len(gens))]
+        for (arch, gen_folder), k in zip(gens, per_gen, strict=True):
+            if k == 0:
+                continue
+            part = out / "parts" / arch
+            sample_run(gen_folder / "run", part, n=k, tier=tier, seed=seed, device=device, overwrite=True)
+            with open(part / "index.csv", newline="", encoding="utf-8") as f:
+                for row in csv.DictReader(f):
+                    src = part / row["file"]
+                    row["file"] = f"{row['class']}/{arch}_{src.name}"
+                    (out / "crops" / row["class"]).mkdir(parents=True, exist_ok=True)
+                    shutil.move(src, out / "crops" / row["file"])
+                    rows.append(row)
+        shutil.rmtree(out / "parts", ignore_errors=True)
+        if not rows:
+            raise ConfigError(f"samples/{tier}: the generators gave no crops of tier {tier}")
+        with open(out / "crops" / "index.csv", "w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+
+    return run_step(folder, key, build)
+
+
+def node_arm(folder: Path, key: dict, params: dict, inputs: dict) -> StepResult:
+    """An arm's detection training set: the real data plus (or replaced by) its synthetic images."""
+
+    def build(out: Path) -> None:
+        spec, seed = params["spec"], params["seed"]
+        data = dataset_yaml(inputs["data"])
+        if spec["source"] == "classical":
+            from blendaug.data.yolo import read_yolo
+            from blendaug.study.classical import write_classical_dataset
+
+            write_classical_dataset(read_yolo(data), out / "dataset", spec["ratio"], seed,
+                                    replace=spec["mode"] == "replace")
+            return
+        from blendaug.compositing.placement import parse_range
+        from blendaug.compositing.run import run_composite
+
+        crops = Path(inputs["samples"]) / "crops" if "samples" in inputs else Path(inputs["train_crops"]) / "train"
+        run_composite(data, crops, out / "dataset", _composite_config(spec, parse_range(spec["per_image"])),
+                      seed=seed, overwrite=True, progress=False, **_amount(spec))
+
+    return run_step(folder, key, build)
+
+
+def _composite_config(spec: dict, per_image: tuple[int, int]) -> Any:
+    from blendaug.compositing.compose import CompositeConfig
+
+    fields = {"per_image": per_image, "blend": spec["blend"], "mask": spec["mask"]}
+    if "placement" in CompositeConfig.__dataclass_fields__:
+        fields["placement"] = spec["placement"]
+    return CompositeConfig(**fields)
+
+
+def _amount(spec: dict) -> dict:
+    """run_composite's arguments for how many composites: today's integer copies, or ratio and mode."""
+    import inspect
+
+    from blendaug.compositing.run import run_composite
+
+    if "ratio" in inspect.signature(run_composite).parameters:
+        return {"ratio": spec["ratio"], "mode": spec["mode"]}
+    if spec["mode"] != "add" or spec["ratio"] != int(spec["ratio"]):
+        raise ConfigError("this compositing version supports only mode add with an integer ratio")
+    return {"copies": int(spec["ratio"])}
+
+
+def train_images(data_yaml: Path) -> int:
+    from blendaug.data.yolo import read_yolo
+
+    return len(read_yolo(data_yaml).split("train"))
+
+
+def node_detect(folder: Path, key: dict, params: dict, inputs: dict) -> StepResult:
+    """Train YOLO on the arm's data with one seed (epochs from the budget), evaluate on the real test split."""
+
+    def build(out: Path) -> None:
+        from blendaug.detection.evaluate import evaluate_detector
+        from blendaug.detection.train import train_detector
+        from blendaug.study.budget import detection_budget
+
+        d, seed, device = params["detection"], params["seed"], params["device"]
+        train_yaml, data = arm_data_yaml(inputs["train"]), dataset_yaml(inputs["data"])
+        budget = detection_budget(d, n_base=train_images(data), n_arm=train_images(train_yaml))
+        atomic_write_text(out / "budget.json", json.dumps(budget, indent=1))
+        train_detector(train_yaml, out / "train", model=d["model"], recipe=d["recipe"], epochs=budget["epochs"],
+                       imgsz=d["imgsz"], batch=d["batch"], seed=seed, device=device,
+                       overrides={**d["args"], **budget["args"]}, overwrite=True)
+        evaluate_detector(out / "train" / "weights" / "best.pt", data, out / "eval", split="test", conf=d["conf"],
+                          iou=d["iou"], device=device, imgsz=d["imgsz"], overwrite=True)
+
+    return run_step(folder, key, build)
+
+
+def node_classify(folder: Path, key: dict, params: dict, inputs: dict) -> StepResult:
+    """Train the crop classifier for one arm and seed; the crops' test split scores it."""
+
+    def build(out: Path) -> None:
+        from blendaug.classification.run import TrainArgs, train_run
+        from blendaug.study.budget import classification_budget
+
+        c, seed, device, extra = params["classification"], params["seed"], params["device"], dict(params["extra"])
+        if "samples" in inputs:
+            extra["synthetic"] = Path(inputs["samples"]) / "crops"
+        budget = classification_budget(c, params["synthetic_per_real"])
+        atomic_write_text(out / "budget.json", json.dumps(budget, indent=1))
+        train_run(TrainArgs(data=Path(inputs["crops"]), out=out / "run", model=c["model"], size=c["size"],
+                            epochs=budget["epochs"], seed=seed, device=device, overwrite=True, **extra),
+                  log=lambda m: None)
+
+    return run_step(folder, key, build)

@@ -1,0 +1,111 @@
+"""The study graph: fingerprints follow exactly what each node reads; sweeps share the nodes they should."""
+
+from __future__ import annotations
+
+from collections import Counter
+from fnmatch import fnmatch
+
+import pytest
+
+from blendaug.study.config_io import load_config
+from blendaug.study.executor import LocalExecutor
+from blendaug.study.graph import build_plan
+
+ARMS = "arms=[baseline, blended_mixed, paste_real, classical]"
+
+
+def plan(tmp_path, *overrides):
+    return build_plan(load_config("configs/smoke.yaml", [ARMS, *overrides]), tmp_path / "run")
+
+
+def fingerprints(tmp_path, *overrides) -> dict[str, str]:
+    return {n.id: n.fingerprint for n in plan(tmp_path, *overrides).nodes}
+
+
+# For each setting: the nodes that read it, directly or through their inputs (hand-written, not derived).
+CHANGES = {
+    "synthetic.ratio=2": ["arms/blended_mixed/*", "arms/paste_real/*", "arms/classical/*", "detect/blended_mixed/*",
+                          "detect/paste_real/*", "detect/classical/*", "classify/classical/*"],
+    "synthetic.blend=box": ["arms/blended_mixed/*", "arms/paste_real/*", "detect/blended_mixed/*",
+                            "detect/paste_real/*"],
+    "synthetic.mode=replace": ["arms/blended_mixed/*", "arms/paste_real/*", "arms/classical/*",
+                               "detect/blended_mixed/*", "detect/paste_real/*", "detect/classical/*"],
+    "synthetic.samples_per_class=7": ["samples/*", "arms/blended_mixed/*", "detect/blended_mixed/*",
+                                      "classify/blended_mixed/*"],
+    "gan.score_n=11": ["gan/*", "samples/*", "arms/blended_mixed/*", "detect/blended_mixed/*",
+                       "classify/blended_mixed/*"],
+    "crops.pad=0.2": ["crops", "gan/*", "samples/*", "arms/blended_mixed/*", "arms/paste_real/*",
+                      "detect/blended_mixed/*", "detect/paste_real/*", "classify/*"],
+    "detection.epochs=3": ["detect/*"],
+    "detection.conf=0.3": ["detect/*"],
+    "classification.epochs=3": ["classify/*"],
+    "classification.synthetic_ratio=2": ["classify/blended_mixed/*"],
+    "dataset.split.seed=3": ["*"],
+}
+
+
+@pytest.mark.parametrize("override", list(CHANGES))
+def test_a_changed_setting_changes_exactly_the_nodes_that_read_it(tmp_path, override):
+    before = fingerprints(tmp_path)
+    after = fingerprints(tmp_path, override)
+    assert set(before) == set(after)
+    changed = {i for i in before if before[i] != after[i]}
+    expected = {i for i in before if any(fnmatch(i, p) for p in CHANGES[override])}
+    assert changed == expected
+
+
+def test_the_classical_classifier_reads_the_number_of_copies(tmp_path):
+    # The bug this design removes: the classical arm's classifier used synthetic.copies without hashing it.
+    before = fingerprints(tmp_path)
+    after = fingerprints(tmp_path, "synthetic.copies=2")
+    assert before["classify/classical/seed0"] != after["classify/classical/seed0"]
+    assert before["classify/baseline/seed0"] == after["classify/baseline/seed0"]
+
+
+def test_nodes_receive_only_their_params_and_inputs(tmp_path):
+    p = plan(tmp_path)
+    for node in p.nodes:
+        assert set(node.kwargs) == {"folder", "key", "params", "inputs"}
+        assert node.kwargs["key"]["params"] == node.kwargs["params"]
+        assert set(node.kwargs["key"]["inputs"]) == set(node.kwargs["inputs"])
+        assert all(d in {n.id for n in p.nodes} for d in node.deps)
+
+
+def test_replicate_levels_decide_what_each_seed_redraws(tmp_path):
+    ids = {lvl: {n.id for n in plan(tmp_path, f"replicate={lvl}", "dataset.train_size=4").nodes}
+           for lvl in ("training", "synthetic", "full")}
+    assert {"subset", "crops", "gan/cdcgan", "samples/mixed", "arms/blended_mixed"} <= ids["training"]
+    assert {"samples/mixed/seed0", "samples/mixed/seed1", "arms/paste_real/seed1", "gan/cdcgan"} <= ids["synthetic"]
+    assert {"subset/seed0", "subset/seed1", "crops/seed1", "gan/cdcgan/seed0", "gan/cdcgan/seed1",
+            "samples/mixed/seed1"} <= ids["full"]
+    assert "data" in ids["full"]  # the split itself never changes with the seed: the test set stays fixed
+
+
+def test_a_ratio_sweep_shares_everything_upstream_of_the_arms(tmp_path):
+    p = plan(tmp_path, "sweep={synthetic.ratio: [1, 2]}")
+    kinds = Counter(n.kind for n in p.nodes)
+    assert kinds["data"] == kinds["crops"] == kinds["generator"] == 1
+    assert kinds["samples"] == 2  # one per seed (replicate: synthetic)
+    assert kinds["arm"] == 3 * 2 * 2  # three arms with synthetic data x two seeds x two cells
+    ids = {n.id for n in p.nodes}
+    assert {"detect/baseline/seed0", "classify/blended_mixed/seed0", "arms/classical/seed0/ratio=2"} <= ids
+    assert p.jobs[("ratio=1", "detection", "baseline", 0)] is p.jobs[("ratio=2", "detection", "baseline", 0)]
+
+
+def test_a_train_size_sweep_shares_the_split_and_runs_it_once(tmp_path):
+    p = plan(tmp_path, "sweep={dataset.train_size: [2, 3]}", "dataset.toyworld.images=12")
+    ids = {n.id for n in p.nodes}
+    assert {"data", "subset/train_size=2", "subset/train_size=3", "gan/cdcgan/train_size=2",
+            "detect/baseline/seed1/train_size=3"} <= ids
+    events = []
+    upstream = [n for n in p.nodes if n.kind in ("data", "subset")]
+    LocalExecutor().run(upstream, on_event=lambda e: events.append((e.node.id, e.state)))
+    ran = Counter(i for i, state in events if state == "done")
+    assert ran == {"data": 1, "subset/train_size=2": 1, "subset/train_size=3": 1}
+    from blendaug.data.yolo import read_yolo
+
+    splits = {n.id: read_yolo(n.folder / "dataset" / "data.yaml") for n in upstream}
+    assert len(splits["subset/train_size=2"].split("train")) == 2
+    assert len(splits["subset/train_size=3"].split("train")) == 3
+    tests = {k: sorted(str(r.rel_path) for r in ds.split("test")) for k, ds in splits.items()}
+    assert tests["subset/train_size=2"] == tests["subset/train_size=3"] == tests["data"]
