@@ -7,19 +7,30 @@ before it runs (it comes from the config and its inputs' fingerprints), and the 
 finished work (:func:`blendaug.study.steps.run_step`), so running a node twice is always safe: that is
 what lets a retried or resumed node give the same results whichever executor ran it.
 
-``LocalExecutor`` runs nodes one after another in this process, in the order given (a topological order).
+Executors (the ``EXECUTORS`` registry; :func:`get_executor` builds one from config options):
+
+- ``local``: one node after another in this process (the default);
+- ``local-parallel``: a pool of spawned processes on this machine, N nodes at once, jobs per GPU
+  (:mod:`blendaug.study.executor_parallel`);
+- ``ray``: tasks on a Ray cluster with ``num_cpus`` / fractional ``num_gpus`` (:mod:`blendaug.study.executor_ray`;
+  ray is imported only when this executor is built).
+
+All of them run a node through :func:`blendaug.study.noderun.run_node` in the process that runs it: the same
+thread count (``threads`` option, else ``node.resources.cpus``) and the node's output captured into
+``folder/log.txt``, so a node gives the same files whichever executor ran it.
 """
 
 from __future__ import annotations
 
 import difflib
+import inspect
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from blendaug.data.errors import ConfigError
+from blendaug.data.errors import BlendaugError, ConfigError
 
 
 @dataclass(frozen=True)
@@ -45,6 +56,10 @@ class Node:
         deps: ids of the nodes whose outputs ``fn`` reads.
         resources: CPU threads and GPU share it asks for.
         cost: relative amount of work (e.g. images x epochs) for time estimates; 0 when unknown.
+
+    With a non-empty ``fingerprint``, the ``local-parallel`` and ``ray`` executors report a node whose folder
+    already holds it (:func:`blendaug.study.steps.is_done`) as skipped without starting a worker; its result
+    is then the ``StepResult(folder, fingerprint, skipped=True, seconds)`` that ``run_step`` would return.
     """
 
     id: str
@@ -107,41 +122,114 @@ def topological(nodes: Sequence[Node]) -> list[Node]:
     return order
 
 
-def _skipped(result: Any) -> bool:
-    return bool(getattr(result, "skipped", False))
+class NodeFailed(BlendaugError):
+    """A node raised an error that is not a BlendaugError, or its worker process died; names the node and log."""
+
+    exit_code = 1
+
+
+def failure_message(node: Node, error: str) -> str:
+    from blendaug.study.noderun import log_path
+
+    return f"node {node.id} failed: {error} (its log: {log_path(node)})"
+
+
+def done_result(node: Node) -> Any:
+    """The skipped ``StepResult`` of a node whose folder already holds its fingerprint, else None."""
+    from blendaug.study.steps import StepResult, read_done
+
+    if not node.fingerprint:
+        return None
+    done = read_done(Path(node.folder))
+    if done is None or done.get("fingerprint") != node.fingerprint:
+        return None
+    return StepResult(Path(node.folder), node.fingerprint, True, float(done.get("seconds", 0.0)))
+
+
+def event_for(node: Node, result: Any, seconds: float) -> NodeEvent:
+    """The ``done`` or ``skipped`` event of a node that returned ``result``."""
+    return NodeEvent(node, "skipped" if getattr(result, "skipped", False) else "done", result, seconds)
 
 
 class LocalExecutor:
-    """Runs nodes sequentially in this process (the default: one CPU or one GPU)."""
+    """Runs nodes one after another in this process (the default: one CPU or one GPU).
+
+    Args:
+        verbose: show each node's full output on the console too (it always goes to ``folder/log.txt``).
+        threads_per_job: torch/OpenMP threads per node (None: each node's ``resources.cpus``).
+        capture: False leaves node output on the console and writes no log files.
+    """
+
+    def __init__(self, verbose: bool = False, threads_per_job: int | None = None, capture: bool = True) -> None:
+        self.verbose, self.threads, self.capture = verbose, threads_per_job, capture
 
     def run(self, nodes: Sequence[Node], on_event: Callable[[NodeEvent], None] | None = None) -> dict[str, Any]:
+        from blendaug.study.noderun import run_node
+
         emit = on_event or (lambda e: None)
         results: dict[str, Any] = {}
         for node in topological(nodes):
             emit(NodeEvent(node, "start"))
             t0 = time.perf_counter()
             try:
-                result = node.fn(**node.kwargs)
+                result, seconds = run_node(node, verbose=self.verbose, threads=self.threads, capture=self.capture)
             except BaseException as e:
-                emit(NodeEvent(node, "failed", seconds=time.perf_counter() - t0, error=str(e)))
+                emit(NodeEvent(node, "failed", seconds=time.perf_counter() - t0, error=str(e) or type(e).__name__))
                 raise
             results[node.id] = result
-            emit(NodeEvent(node, "skipped" if _skipped(result) else "done", result, time.perf_counter() - t0))
+            emit(event_for(node, result, seconds))
         return results
 
 
-EXECUTORS: dict[str, Callable[..., Executor]] = {"local": LocalExecutor}
+def _parallel(**options: Any) -> Executor:
+    return get_executor_class("local-parallel")(**options)
 
 
-def get_executor_class(kind: str) -> Callable[..., Executor]:
-    """The executor factory registered as ``kind`` (did-you-mean ConfigError for an unknown kind)."""
+def _ray(**options: Any) -> Executor:
+    return get_executor_class("ray")(**options)
+
+
+EXECUTORS: dict[str, Callable[..., Executor]] = {"local": LocalExecutor, "local-parallel": _parallel, "ray": _ray}
+_CLASSES = {"local-parallel": ("blendaug.study.executor_parallel", "ParallelExecutor"),
+            "ray": ("blendaug.study.executor_ray", "RayExecutor")}  # imported on use; ray only when built
+
+
+def check_kind(kind: str) -> None:
+    """Raise ConfigError with a did-you-mean hint when no executor is registered as ``kind``."""
     if kind not in EXECUTORS:
         close = difflib.get_close_matches(kind, list(EXECUTORS), n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
-        raise ConfigError(f"executor.kind: unknown executor '{kind}'{hint}; choose from {', '.join(EXECUTORS)}")
-    return EXECUTORS[kind]
+        raise ConfigError(f"executor '{kind}' is unknown{hint}; choose from {', '.join(EXECUTORS)}")
+
+
+def get_executor_class(kind: str) -> Callable[..., Executor]:
+    """The class of the executor registered as ``kind`` (Ray is not imported; did-you-mean error when unknown)."""
+    check_kind(kind)
+    if kind not in _CLASSES:
+        return EXECUTORS[kind]
+    import importlib
+
+    module, name = _CLASSES[kind]
+    return getattr(importlib.import_module(module), name)
+
+
+def executor_options(kind: str) -> dict[str, Any]:
+    """``{option: default}`` of the executor registered as ``kind`` (for config validation and --show-config)."""
+    params = inspect.signature(get_executor_class(kind)).parameters
+    return {name: p.default for name, p in params.items()}
 
 
 def get_executor(kind: str, **options: Any) -> Executor:
-    """The executor registered as ``kind``, built with ``options`` (did-you-mean error for an unknown kind)."""
-    return get_executor_class(kind)(**options)
+    """The executor registered as ``kind``, built with ``options``.
+
+    Raises:
+        ConfigError: an unknown kind or option (with the closest valid one); for ``ray``, Ray not installed.
+    """
+    valid = executor_options(kind)
+    for key in options:
+        if key not in valid:
+            close = difflib.get_close_matches(key, list(valid), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise ConfigError(f"executor.{key}: not an option of the '{kind}' executor{hint}; "
+                              f"options: {', '.join(valid)}")
+    return EXECUTORS[kind](**options)
