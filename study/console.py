@@ -166,8 +166,9 @@ class Console:
     def progress_line(self, width: int = 24) -> str:
         k, n, frac, elapsed, left = self.progress()
         fill = int(round(frac * width))
+        tail = "" if k == n else f", ~{fmt_seconds(left)} left"
         return (f"[{'#' * fill}{'-' * (width - fill)}] {k}/{n} nodes, {frac:.0%} of the work, "
-                f"{fmt_seconds(elapsed)} elapsed, ~{fmt_seconds(left)} left")
+                f"{fmt_seconds(elapsed)} elapsed{tail}")
 
     # -- output ---------------------------------------------------------------------------------------------
     def _print(self, line: str) -> None:
