@@ -27,8 +27,8 @@ from blendaug.study.config_io import Cell, cells
 from blendaug.study.executor import Node, Resources
 from blendaug.study.steps import fingerprint
 
-FOLDER_OF_KIND = {"data": "data", "subset": "subset", "crops": "crops", "generator": "gan", "samples": "samples", "arm": "arms",
-                  "detect": "detect", "classify": "classify"}
+FOLDER_OF_KIND = {"data": "data", "subset": "subset", "crops": "crops", "generator": "gan", "samples": "samples",
+                  "arm": "arms", "detect": "detect", "classify": "classify"}
 
 
 @dataclass(eq=False)
@@ -163,8 +163,8 @@ class _CellBuilder:
             inputs["samples"] = self.samples(spec, s)
         cost = c.epochs * (1.0 if c.budget == "images" else 1.0 + per_real)
         return self._once(_Spec("classify", name, s, nodes.node_classify,
-                                {"classification": c.model_dump(mode="json", exclude={"enabled", "synthetic_ratio"}), "seed": s,
-                                 "device": self.device, "extra": extra, "synthetic_per_real": per_real},
+                                {"classification": c.model_dump(mode="json", exclude={"enabled", "synthetic_ratio"}),
+                                 "seed": s, "device": self.device, "extra": extra, "synthetic_per_real": per_real},
                                 inputs, self.heavy, cost))
 
     def jobs(self) -> dict[tuple[str, str, int], _Spec]:

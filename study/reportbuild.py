@@ -17,6 +17,7 @@ from blendaug.study.graph import Plan, build_plan
 from blendaug.study.report import Figure, Section, write_report
 from blendaug.study.reportparts import (
     arm_table,
+    data_section,
     examples_section,
     gan_section,
     training_section,
@@ -125,7 +126,8 @@ def write_results_and_report(cfg: StudyConfig, run: Path, env: dict | None = Non
     gan = gan_section(cfg, plan, fig_dir)
     if gan is not None:
         sections.append(gan)
-    sections += [examples_section(plan, fig_dir, cfg.seeds[0]), training_section(cfg, plan, fig_dir),
+    sections += [data_section(plan), examples_section(plan, fig_dir, cfg.seeds[0]),
+                 training_section(cfg, plan, fig_dir),
                  Section("Environment", preformatted=json.dumps(env, indent=2)),
                  Section("Config", preformatted=(run / "config.yaml").read_text(encoding="utf-8")
                          if (run / "config.yaml").is_file() else "")]

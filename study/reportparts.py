@@ -50,6 +50,34 @@ def verdict_section(cfg: StudyConfig, plan: Plan, contrasts: pd.DataFrame, resul
     return Section("Verdict", lines or ["No contrast could be computed (no finished jobs)."])
 
 
+def data_section(plan: Plan) -> Section:
+    """The dataset behind the study: images per split, and what ``dataset.skip_bad`` skipped."""
+    import json
+
+    from blendaug.data.yolo import read_yolo
+
+    sec = Section("Data")
+    rows = []
+    for node in plan.nodes:
+        if node.kind not in ("data", "subset") or not (node.folder / "dataset" / "data.yaml").is_file():
+            continue
+        ds = read_yolo(node.folder / "dataset" / "data.yaml")
+        row = {"node": node.id}
+        for split in ("train", "val", "test"):
+            images = ds.split(split)
+            row[f"{split} images"] = len(images)
+            row[f"{split} boxes"] = int(sum(len(r.class_ids) for r in images))
+        rows.append(row)
+        warnings = node.folder / "warnings.json"
+        if warnings.is_file():
+            w = json.loads(warnings.read_text(encoding="utf-8"))
+            for kind, n in sorted(w["counts"].items()):
+                sec.paragraphs.append(f"{node.id}: skipped or warned {n} x {kind} (first: {w['examples'][kind]})")
+    if rows:
+        sec.tables.append(("", pd.DataFrame(rows)))
+    return sec
+
+
 def gan_section(cfg: StudyConfig, plan: Plan, fig_dir: Path) -> Section | None:
     gens = [n for n in plan.nodes if n.kind == "generator"]
     if not gens:
