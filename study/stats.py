@@ -1,25 +1,24 @@
 """Statistics of one contrast (an arm vs its reference) and one metric, over seeds and test images.
 
-Pure numpy/scipy; no pandas, no files. docs/statistics.md gives the design and its references; in short:
+Pure numpy/scipy; no pandas, no files. docs/statistics.md gives the design, its calibration and references:
 
-- Records: per seed, one record per test image (a detection's matches, a crop's true and predicted class),
-  the same images in the same order for every seed and for both sides; arm seed s is paired with reference
-  seed s. A *metric* maps a list of records to one number: any callable (mAP from AP records), or a
-  :class:`SumMetric` (a function of per-image column sums: accuracy, precision, count MAPE, balanced accuracy),
-  whose bootstrap is a matrix product instead of a Python loop.
-- The estimate is the seed-averaged paired difference ``D = mean_s [m(arm_s) - m(ref_s)]``.
-- Its variance has a seed part and a test-image part: ``d_s = delta + c + e_s``, where ``c`` is the image
-  sampling error every seed shares (the test set is one sample of images) and ``e_s`` is independent across
-  seeds (the training run, and how that run's errors fall on these images). So
-  ``Var(D) = Var(e)/S + Var(c)``. ``Var(e)`` is the sample variance of the ``d_s`` (``S - 1`` df); ``Var(c)``
-  is the covariance *between seeds* of a paired image bootstrap (one index draw per replicate, shared by all
-  seeds and both sides: the two-level bootstrap's image level). The seed level is not resampled: with 2-5
-  seeds a seed bootstrap has a handful of distinct values and is too narrow; its exact moments are used.
-- Interval and test: ``D +- t(df) * SE`` with Satterthwaite's df, and the two-sided p of the same t, so the
-  interval excludes 0 exactly when p < 1 - level. With one seed only the image part is measurable and the
-  result says so (``covers``).
-- Minimum detectable effect at 80 % power, the seeds a smaller effect would need, Holm's correction, and
-  one recorded RNG stream per (contrast, metric).
+- Records: per seed, one record per test image, the same images in the same order for every seed and both
+  sides; arm seed s is paired with reference seed s. A *metric* maps a list of records to one number (see
+  study/bootstrap.py: any callable, or a faster :class:`SumMetric`).
+- The estimate is the seed-averaged paired difference ``D = mean_s d_s``, ``d_s = m(arm_s) - m(ref_s)``.
+- ``d_s = delta + c + e_s``: ``c`` is the image-sampling error all seeds share (one test set), ``e_s`` is
+  independent across seeds (the training run, and how its errors fall on these images). So
+  ``Var(D) = Var(e) / S + Var(c)``. ``Var(e)`` is the seeds' sample variance of ``d_s`` (``S - 1`` df);
+  ``Var(c)`` is the mean covariance *between seeds* of a paired image bootstrap (each replicate one index draw
+  for every seed and both sides: the two-level bootstrap's image level). The seed level is not resampled:
+  with 2-5 seeds a seed bootstrap is too narrow; its exact moments and a t reference are used instead.
+- A per-seed spread below the 5 % chi-square quantile of the image noise that differs between seeds is raised
+  to it (two seeds agreeing by luck must not give a zero-width interval).
+- ``D +- t(df) * SE`` with Satterthwaite's df (1 df with 2 seeds), and the two-sided p of the same t: the
+  interval excludes 0 exactly when ``p < 1 - level``. With one seed only the image part is measured and
+  ``covers`` says so.
+- The minimum detectable effect solves the noncentral-t power for 80 %; :func:`seeds_needed` projects it to
+  more seeds. Holm's correction across contrasts; one RNG stream per (metric, contrast), recorded.
 """
 
 from __future__ import annotations
@@ -30,6 +29,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
+from scipy import optimize
 from scipy import stats as sps
 
 from blendaug.study.bootstrap import (  # noqa: F401  (SumMetric, mean_metric, ratio_metric: part of this API)
@@ -118,27 +118,62 @@ def satterthwaite_df(terms: Sequence[float], dfs: Sequence[float]) -> float:
     return float(t.sum() ** 2 / den) if den > 0 else float("inf")
 
 
+def rejection_probability(ncp: float, df: float, level: float = 0.95) -> float:
+    """Power of the two-sided t test at ``level`` when ``diff / se`` is noncentral t with this ``ncp``."""
+    q = _t_quantile(1 - (1 - level) / 2, df)
+    if not np.isfinite(df):
+        return float(sps.norm.sf(q - ncp) + sps.norm.cdf(-q - ncp))
+    lower = sps.nct.cdf(-q, df, ncp)  # negligible for ncp > 0; scipy returns nan deep in that tail
+    return float(sps.nct.sf(q, df, ncp) + (lower if np.isfinite(lower) else 0.0))
+
+
 def detectable_effect(se: float, df: float, level: float = 0.95, power: float = 0.8) -> float:
-    """Smallest true |difference| a two-sided test at ``level`` detects with probability ``power``."""
-    return (_t_quantile(1 - (1 - level) / 2, df) + _t_quantile(power, df)) * se
+    """Smallest true |difference| the two-sided t test at ``level`` detects with probability ``power``.
+
+    Solves ``rejection_probability(effect / se, df) == power`` (noncentral t, so few degrees of freedom
+    cost what they really cost; with df -> inf it is ``(z_(1-a/2) + z_power) * se``).
+    """
+    if not np.isfinite(se) or np.isnan(df):
+        return float("nan")
+    if se == 0:
+        return 0.0
+
+    def gap(ncp: float) -> float:
+        return rejection_probability(ncp, df, level) - power
+
+    hi = 1.0
+    while gap(hi) < 0 and hi < 1e6:
+        hi *= 2
+    return float(optimize.brentq(gap, 0.0, hi, xtol=1e-10)) * se
 
 
 def seeds_needed(result: ContrastStats, effect: float, max_seeds: int = 1000) -> int | None:
     """About how many seeds (same test set) would make ``effect`` detectable; None when no number would.
 
-    The per-seed variance and the shared test-set variance are taken as measured. None with one seed (the
-    seed variance is unknown), or when the test set alone keeps the detectable effect above ``effect``
-    (then more test images, not seeds, are needed).
+    The per-seed variance and the shared test-set variance are taken as measured; the answer is the
+    smallest seed count whose :func:`detectable_effect` is at most ``effect`` (bisection: it falls with the
+    seeds). None with one seed (the seed variance is unknown), or when even ``max_seeds`` seeds are not
+    enough: the test set alone keeps the detectable effect above about ``detectable_effect(sqrt(var_common),
+    inf)``, and then more test images, not seeds, are needed.
     """
     if result.n_seeds < 2 or not np.isfinite(result.se) or effect <= 0:
         return None
-    s = np.arange(2, max_seeds + 1)
-    seed_term = result.var_seed / s
-    se = np.sqrt(seed_term + result.var_common)
-    df = np.array([_df(a, result.var_common, int(k), result.n_images) for a, k in zip(seed_term, s, strict=True)])
-    z = sps.t.ppf(1 - (1 - result.level) / 2, df) + sps.t.ppf(result.power, df)
-    ok = np.flatnonzero(z * se <= effect)
-    return int(s[ok[0]]) if len(ok) else None
+
+    def mde(k: int) -> float:
+        seed_term = result.var_seed / k
+        return detectable_effect(float(np.sqrt(seed_term + result.var_common)),
+                                 _df(seed_term, result.var_common, k, result.n_images), result.level, result.power)
+
+    if mde(max_seeds) > effect:
+        return None
+    lo, hi = 1, max_seeds  # mde(lo) > effect (or lo is below the range), mde(hi) <= effect
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if mid >= 2 and mde(mid) <= effect:
+            hi = mid
+        else:
+            lo = mid
+    return hi
 
 
 def holm(p_values: Sequence[float]) -> np.ndarray:

@@ -21,6 +21,7 @@ from blendaug.study.stats import (
     metric_replicates,
     paired_permutation_p,
     ratio_metric,
+    rejection_probability,
     relative_change_pct,
     satterthwaite_df,
     seeds_needed,
@@ -106,7 +107,11 @@ def test_satterthwaite_and_detectable_effect_by_hand():
     assert satterthwaite_df([1.0, 1.0], [4, 4]) == pytest.approx(8.0)
     assert satterthwaite_df([1.0, 0.0], [4, 99]) == pytest.approx(4.0)
     assert detectable_effect(1.0, float("inf")) == pytest.approx(1.959964 + 0.841621, abs=1e-5)
-    assert detectable_effect(0.5, 4) == pytest.approx(0.5 * (2.776445 + 0.940965), abs=1e-5)
+    # Few df: the noncentral t's power at the returned effect is exactly 80 %, and it exceeds the z rule.
+    mde = detectable_effect(0.5, 4)
+    assert rejection_probability(mde / 0.5, 4) == pytest.approx(0.8, abs=1e-9)
+    assert sps.nct.sf(sps.t.ppf(0.975, 4), 4, mde / 0.5) == pytest.approx(0.8, abs=1e-6)
+    assert mde > 0.5 * (2.776445 + 0.940965) and detectable_effect(0.0, 4) == 0.0
 
 
 def test_t_test_interval_and_p_agree():
@@ -253,8 +258,10 @@ def _stats(var_seed, var_common, n_seeds=5, n_images=10_000):
 
 
 def test_seeds_needed_by_hand():
-    # var_common 0: df = S - 1; S = 10: (2.262 + 0.883) / sqrt(10) = 0.995 <= 1; S = 9: 3.195 / 3 = 1.065.
-    assert seeds_needed(_stats(1.0, 0.0), effect=1.0) == 10
+    # var_common 0: se = 1 / sqrt(S), df = S - 1; the first S whose detectable effect is <= 1.
+    need = seeds_needed(_stats(1.0, 0.0), effect=1.0)
+    assert detectable_effect(1 / np.sqrt(need), need - 1) <= 1.0 < detectable_effect(1 / np.sqrt(need - 1), need - 2)
+    assert need == 10  # noncentral t: df 9: 3.150 / sqrt(10) = 0.996; df 8: 3.201 / 3 = 1.067
     # The test set alone: (1.96 + 0.84) * 1 > 2 whatever the seeds.
     assert seeds_needed(_stats(1.0, 1.0), effect=2.0) is None
     assert seeds_needed(_stats(1.0, 0.0, n_seeds=1), effect=1.0) is None
