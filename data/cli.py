@@ -4,22 +4,26 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
 
 import typer
 
-from blendaug.data.errors import ConfigError, Warnings
+from blendaug.data.errors import ConfigError, DataError, Warnings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True)
 
-FORMAT_HELP = "Input format: auto, yolo, labelme or coco."
+FORMAT_HELP = "Input format: auto, yolo, labelme, coco, voc or labelstudio."
 # Options several commands share (typer reads them as metadata, so one object serves every command).
 FORMAT_OPTION = typer.Option("auto", "--format", help=FORMAT_HELP)
 NAMES_OPTION = typer.Option(None, "--names", help="Class names in id order, comma-separated (default: from SRC).")
 SKIP_BAD_OPTION = typer.Option(False, "--skip-bad", help="Skip bad label lines and images with a counted warning.")
 OVERWRITE_OPTION = typer.Option(False, "--overwrite", help="Replace OUT if it exists.")
+IMAGES_OPTION = typer.Option(None, "--images", help="Image root for coco, voc and labelstudio (default: beside "
+                             "the annotations; see README, Data).")
+DIFFICULT_OPTION = typer.Option(False, "--keep-difficult", help="voc: train on objects marked difficult too.")
 
 
 def _names(value: str | None) -> list[str] | None:
@@ -31,10 +35,14 @@ def _report(warnings: Warnings) -> None:
         typer.echo(line, err=True)
 
 
-def _read(src: Path, fmt: str, names: str | None, skip_bad: bool, warnings: Warnings):
+def _read(src: Path, fmt: str, names: str | None, skip_bad: bool, warnings: Warnings, **options):
     from blendaug.data.io import read_dataset
 
-    return read_dataset(src, fmt=fmt, names=_names(names), skip_bad=skip_bad, warnings=warnings)
+    try:
+        return read_dataset(src, fmt=fmt, names=_names(names), skip_bad=skip_bad, warnings=warnings, **options)
+    except DataError as e:
+        # One bad file is rarely alone: the check lists every problem in one pass.
+        raise DataError(f"{e} (run `blendaug data check {src}` to list every problem)") from None
 
 
 def _summary(ds) -> str:
@@ -45,10 +53,13 @@ def _summary(ds) -> str:
 
 @app.command("import")
 def import_(
-    src: Path = typer.Argument(..., help="Dataset to import: YOLO folder or data.yaml, labelme folder, COCO JSON."),
+    src: Path = typer.Argument(..., help="Dataset to import: YOLO folder or data.yaml, labelme folder, COCO JSON or "
+                               "folder, VOC XML folder, Label Studio JSON export."),
     out: Path = typer.Argument(..., help="Output YOLO dataset folder."),
     fmt: str = FORMAT_OPTION,
     names: str = NAMES_OPTION,
+    images: Path = IMAGES_OPTION,
+    keep_difficult: bool = DIFFICULT_OPTION,
     skip_bad: bool = SKIP_BAD_OPTION,
     overwrite: bool = OVERWRITE_OPTION,
 ) -> None:
@@ -56,7 +67,7 @@ def import_(
     from blendaug.data.yolo import write_yolo
 
     warnings = Warnings()
-    ds = _read(src, fmt, names, skip_bad, warnings)
+    ds = _read(src, fmt, names, skip_bad, warnings, images_dir=images, keep_difficult=keep_difficult)
     path = write_yolo(ds, out, overwrite=overwrite)
     _report(warnings)
     typer.echo(f"imported {_summary(ds)} -> {path}")
@@ -158,14 +169,37 @@ def stats(
     dataset: Path = typer.Argument(..., help="Dataset to describe."),
     fmt: str = FORMAT_OPTION,
     names: str = NAMES_OPTION,
+    images: Path = IMAGES_OPTION,
 ) -> None:
     """Images and boxes per class and split, and box width/height percentiles."""
     from blendaug.data.stats import dataset_stats, format_stats
 
     warnings = Warnings()
-    ds = _read(dataset, fmt, names, False, warnings)
+    ds = _read(dataset, fmt, names, False, warnings, images_dir=images)
     _report(warnings)
     typer.echo(format_stats(dataset_stats(ds)))
+
+
+@app.command("check")
+def check(
+    dataset: Path = typer.Argument(..., help="Dataset to check (any readable format)."),
+    fmt: str = FORMAT_OPTION,
+    names: str = NAMES_OPTION,
+    images: Path = IMAGES_OPTION,
+    examples: int = typer.Option(3, "--examples", help="Examples listed per kind of problem."),
+    hash_bits: int = typer.Option(4, "--hash-bits", help="Near-duplicates: perceptual hashes at most this many "
+                                  "bits apart (of 64)."),
+) -> None:
+    """Read every image and label and list every problem by kind; exit 1 if any is fatal."""
+    from blendaug.data.check import check_dataset
+
+    if examples < 0 or not 0 <= hash_bits <= 64:
+        raise ConfigError("--examples must be >= 0 and --hash-bits in 0..64")
+    report = check_dataset(dataset, fmt=fmt, names=_names(names), max_examples=examples, max_bits=hash_bits,
+                           images_dir=images)
+    typer.echo(report.format())
+    if report.fatal:
+        raise typer.Exit(1)
 
 
 def labelme_command(images: Path, classes: list[str], help_text: str) -> list[str]:
@@ -188,6 +222,8 @@ def label(
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the labelme command instead of running it."),
 ) -> None:
     """Launch labelme on IMAGES with the class list, then print the import command to run."""
+    from blendaug.data.labelme_gui import window_problem
+
     names = _names(classes)
     if not names:
         raise ConfigError("--classes: give at least one class name")
@@ -200,5 +236,8 @@ def label(
     cmd = labelme_command(images, names, help_text)
     typer.echo(" ".join(cmd))
     if not dry_run:
+        problem = window_problem()
+        if problem is not None:
+            raise ConfigError(problem)
         subprocess.run(cmd, check=False)
-    typer.echo(f"then: blendaug data import {images} OUT --format labelme --names {','.join(names)}")
+    typer.echo(f"then: blendaug data import {images} OUT --format labelme --names {shlex.quote(','.join(names))}")

@@ -56,7 +56,9 @@ def _readable(name: str) -> Iterator[None]:
         raise DataError(f"{name}: image file not found") from e
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise DataError(f"{name}: refused as a possible decompression bomb ({e})") from e
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+    except UnidentifiedImageError as e:
+        raise DataError(f"{name}: not a readable image (not in an image format Pillow knows)") from e
+    except (OSError, SyntaxError, ValueError) as e:
         raise DataError(f"{name}: not a readable image ({type(e).__name__}: {e})") from e
 
 

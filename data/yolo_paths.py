@@ -25,8 +25,8 @@ ultralytics' own resolver in the installed version.
 
 Where ultralytics would stop, blendaug differs in three documented ways: ``val`` may be missing (many
 datasets are split later); a folder given instead of a yaml uses its ``data.yaml`` (or its only top-level
-``*.yaml``/``*.yml``); and an absolute ``path:`` that does not exist (a dataset moved from another machine)
-falls back to the yaml's own folder, with a counted warning, when every split is found there.
+``*.yaml``/``*.yml``); and a ``path:`` that does not exist (an absolute path of a dataset moved from another
+machine) falls back to the yaml's own folder, with a counted warning, when every split is found there.
 """
 
 from __future__ import annotations

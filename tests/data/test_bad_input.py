@@ -254,10 +254,13 @@ def test_coco_json_without_categories(tmp_path):
 def test_unknown_format_names_src_and_formats(tmp_path):
     (tmp_path / "stuff").mkdir()
     (tmp_path / "stuff" / "readme.txt").write_text("hi")
-    with pytest.raises(DataError, match=r"stuff: cannot tell its format \(looked for yolo, labelme, coco\)"):
+    with pytest.raises(DataError, match=r"stuff: cannot tell its format \(looked for yolo, labelme, coco, voc, "
+                                        r"labelstudio\)"):
         read_dataset(tmp_path / "stuff")
-    with pytest.raises(ConfigError, match="unknown format 'voc'"):
-        read_dataset(tmp_path / "stuff", fmt="voc")
+    with pytest.raises(ConfigError, match="unknown format 'pascal'"):
+        read_dataset(tmp_path / "stuff", fmt="pascal")
+    with pytest.raises(ConfigError, match="--keep-difficult: only for --format voc, not yolo"):
+        read_dataset(tmp_path / "stuff", fmt="yolo", keep_difficult=True)
 
 
 # ---- encodings, shared label files, decompression bombs -------------------------------------------

@@ -187,3 +187,87 @@ def test_write_coco_refuses_colliding_or_escaping_paths(tmp_path):
     with pytest.raises(DataError, match="would leave the output folder"):
         write_coco(escape, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+# ---- what real exports carry: Roboflow placeholders, CVAT rotation, crowd, wrong areas ----------------
+
+
+def roboflow_coco(folder: Path, split_images: dict[str, list[tuple[str, list]]]) -> Path:
+    """A Roboflow COCO export: ``<split>/_annotations.coco.json`` beside the images, and the placeholder
+    category 0 named after the project (supercategory "none") before the real ones."""
+    cats = [{"id": 0, "name": "vehicles-xyz", "supercategory": "none"},
+            {"id": 1, "name": "fire truck", "supercategory": "vehicles-xyz"},
+            {"id": 2, "name": "car", "supercategory": "vehicles-xyz"}]
+    for split, images in split_images.items():
+        objs, anns = [], []
+        for i, (name, boxes) in enumerate(images):
+            _image(folder / split / name)
+            objs.append({"id": i, "license": 1, "file_name": name, "height": 80, "width": 100,
+                         "date_captured": "2024-01-01T00:00:00+00:00"})
+            for cat, bbox in boxes:
+                anns.append({"id": len(anns), "image_id": i, "category_id": cat, "bbox": bbox,
+                             "area": 12345.0, "segmentation": [], "iscrowd": 0})
+        _coco(folder / split / "_annotations.coco.json", objs, anns, cats)
+    return folder
+
+
+def test_roboflow_placeholder_category_is_dropped_and_ids_remapped(tmp_path):
+    src = roboflow_coco(tmp_path / "rf", {"train": [("a.jpg", [(1, [1, 2, 10, 20]), (2, [5, 5, 4, 4])])],
+                                          "valid": [("b.jpg", [(2, [0, 0, 8, 8])])]})
+    warnings = Warnings()
+    ds = read_coco(src, warnings=warnings)
+    assert ds.names == ["fire truck", "car"]
+    by_split = {r.split: r for r in ds.images}
+    assert set(by_split) == {"train", "val"}
+    np.testing.assert_array_equal(by_split["train"].class_ids, [0, 1])
+    np.testing.assert_array_equal(by_split["val"].class_ids, [1])
+    np.testing.assert_array_equal(by_split["train"].boxes_xyxy_px, [[1, 2, 11, 22], [5, 5, 9, 9]])  # area ignored
+    assert warnings.counts == {"COCO empty placeholder category dropped": 1}
+    assert "category 0 'vehicles-xyz'" in warnings.examples["COCO empty placeholder category dropped"]
+    # --names still decides the order, and the placeholder is no error even though it is not in them.
+    ds = read_coco(src, names=["car", "fire truck"])
+    np.testing.assert_array_equal({r.split: r for r in ds.images}["train"].class_ids, [1, 0])
+
+
+def test_an_empty_category_that_is_not_a_placeholder_is_kept_and_counted(tmp_path):
+    _image(tmp_path / "a.jpg")
+    cats = [{"id": 1, "name": "car", "supercategory": "car"}, {"id": 2, "name": "van", "supercategory": "car"}]
+    path = _coco(tmp_path / "ann.json", [{"id": 1, "file_name": "a.jpg"}],
+                 [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 5, 5]}], cats)
+    warnings = Warnings()
+    assert read_coco(path, warnings=warnings).names == ["car", "van"]
+    assert warnings.counts == {KEPT_EMPTY: 1}
+
+
+def test_cvat_rotated_box_becomes_its_axis_aligned_bounding_box(tmp_path):
+    # CVAT turns a box about its centre. A 40 x 20 box centred at (50, 40) turned 90 degrees is 20 x 40; turned
+    # 30 degrees its half extents are 20 cos30 + 10 sin30 and 20 sin30 + 10 cos30.
+    _image(tmp_path / "a.jpg")
+    anns = [{"id": i, "image_id": 1, "category_id": 1, "bbox": [30, 30, 40, 20], "area": 800, "iscrowd": 0,
+             "attributes": {"occluded": False, "rotation": rot}} for i, rot in enumerate((0.0, 90.0, 30.0, 360.0))]
+    path = _coco(tmp_path / "ann.json", [{"id": 1, "file_name": "a.jpg"}], anns, [{"id": 1, "name": "car"}])
+    warnings = Warnings()
+    boxes = read_coco(path, warnings=warnings).images[0].boxes_xyxy_px
+    hx, hy = 20 * np.cos(np.pi / 6) + 10 * 0.5, 20 * 0.5 + 10 * np.cos(np.pi / 6)
+    np.testing.assert_allclose(boxes, [[30, 30, 70, 50], [40, 20, 60, 60], [50 - hx, 40 - hy, 50 + hx, 40 + hy],
+                                       [30, 30, 70, 50]], atol=1e-9)
+    assert warnings.counts == {"CVAT rotated box read as its axis-aligned bounding box": 2}
+    anns[0]["attributes"]["rotation"] = "left"
+    _coco(tmp_path / "ann.json", [{"id": 1, "file_name": "a.jpg"}], anns, [{"id": 1, "name": "car"}])
+    with pytest.raises(DataError, match=r"ann\.json: annotation id 0: key 'attributes\.rotation' must be a number"):
+        read_coco(path)
+
+
+def test_category_names_with_spaces_through_the_cli(run_cli, tmp_path):
+    src = roboflow_coco(tmp_path / "rf", {"train": [("a.jpg", [(1, [1, 2, 10, 20]), (2, [5, 5, 4, 4])])]})
+    out = tmp_path / "yolo"
+    proc = run_cli("data", "import", src, out, "--names", "car, fire truck", check=True)
+    assert "1 x COCO empty placeholder category dropped" not in proc.stderr  # --names given: nothing to say
+    import yaml
+
+    assert yaml.safe_load((out / "data.yaml").read_text())["names"] == {0: "car", 1: "fire truck"}
+    assert [ln.split()[0] for ln in (out / "labels" / "train" / "a.txt").read_text().splitlines()] == ["1", "0"]
+    run_cli("data", "crops", out, tmp_path / "crops", "--size", "16", "--min-px", "2", check=True)
+    assert sorted(p.name for p in (tmp_path / "crops").iterdir() if p.is_dir()) == ["car", "fire truck"]
+    stats = run_cli("data", "stats", out, check=True).stdout
+    assert "fire truck" in stats

@@ -193,3 +193,60 @@ def test_unlabeled_images_are_left_out_and_counted(tmp_path):
     ds = read_labelme(tmp_path, warnings=warnings)
     assert len(ds.images) == 1
     assert warnings.counts == {"image without a labelme JSON left out": 1}
+
+
+# Written by labelme's own LabelFile API, as the GUI saves them (app.py's _shape_to_dict for masks), in a
+# subprocess with its own HOME: importing labelme writes under ~/.cache and loads Qt.
+_LABELFILE_WRITER = r"""
+import json, sys, typing
+import numpy as np
+from PIL import Image
+from labelme import LabelFile, utils
+from labelme._shape import ShapeType
+
+print(json.dumps(typing.get_args(ShapeType)))  # every shape type the pinned labelme can draw
+
+out = sys.argv[1]
+Image.fromarray(np.full((80, 100, 3), 120, np.uint8)).save(f"{out}/all.png")
+mask = np.zeros((10, 10), bool)
+mask[2:6, 3:8] = True
+shapes = [(t, p) for t, p in json.loads(sys.argv[2])]
+dicts = [dict(label="car", points=p, group_id=None, description="", shape_type=t, flags={}, mask=None)
+         for t, p in shapes]
+dicts.append(dict(label="van", points=[[60, 50], [69, 59]], group_id=None, description="", shape_type="mask",
+                  flags={}, mask=utils.img_arr_to_b64(mask.astype(np.uint8))))
+LabelFile().save(f"{out}/all.json", shapes=dicts, image_path="all.png", image_height=80, image_width=100)
+"""
+
+# shape type -> (points, the box it must become; None: no box)
+LABELME_SHAPES = {
+    "rectangle": ([[30, 20], [10, 5]], [10, 5, 30, 20]),
+    "polygon": ([[12, 40], [50, 10], [70, 45]], [12, 10, 70, 45]),
+    "oriented_rectangle": ([[50, 30], [60, 40], [50, 50], [40, 40]], [40, 30, 60, 50]),
+    "circle": ([[50, 40], [53, 44]], [45, 35, 55, 45]),
+    "line": ([[5, 5], [25, 15]], [5, 5, 25, 15]),
+    "linestrip": ([[5, 60], [20, 70], [30, 62]], [5, 60, 30, 70]),
+    "points": ([[70, 10], [80, 20], [75, 30]], [70, 10, 80, 30]),
+    "point": ([[3, 3]], None),
+}
+
+
+def test_every_shape_labelme_draws_becomes_a_box(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "home").mkdir()
+    spec = json.dumps([[t, p] for t, (p, _) in LABELME_SHAPES.items()])
+    proc = subprocess.run([sys.executable, "-c", _LABELFILE_WRITER, str(tmp_path), spec], check=True, timeout=300,
+                          env={**os.environ, "HOME": str(tmp_path / "home")}, capture_output=True, text=True)
+    assert set(json.loads(proc.stdout.splitlines()[-1])) == {*LABELME_SHAPES, "mask"}
+    assert json.loads((tmp_path / "all.json").read_text())["version"] == "6.3.1"
+    warnings = Warnings()
+    ds = read_labelme(tmp_path, warnings=warnings)
+    assert ds.names == ["car", "van"]
+    expected = [box for _, box in LABELME_SHAPES.values() if box is not None] + [[63, 52, 68, 56]]  # mask: its pixels
+    np.testing.assert_array_equal(ds.images[0].boxes_xyxy_px, expected)
+    np.testing.assert_array_equal(ds.images[0].class_ids, [0] * 7 + [1])
+    assert warnings.counts == {"labelme point shape skipped (a point has no area)": 1,
+                               "labelme line or points shape read as the box of its points": 3}

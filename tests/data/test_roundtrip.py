@@ -93,3 +93,75 @@ def test_detect_format(tmp_path):
     assert detect_format(tmp_path / "yolo" / "data.yaml") == "yolo"
     assert detect_format(tmp_path / "coco") == "coco"
     assert detect_format(tmp_path / "coco" / "annotations" / "instances_train.json") == "coco"
+
+
+# ---- the same round trips from what each labelling tool exports ------------------------------------
+
+
+def _trip(start: Dataset, tmp_path) -> None:
+    """start -> YOLO -> COCO -> YOLO; every stage equal to ``start`` within 1e-6 (normalised)."""
+    yolo1 = read_yolo(write_yolo(start, tmp_path / "yolo1"))
+    coco = read_coco(write_coco(yolo1, tmp_path / "coco"))
+    yolo2 = read_yolo(write_yolo(coco, tmp_path / "yolo2"))
+    for ds in (yolo1, coco, yolo2):
+        _assert_same(start, ds)
+        assert sorted((r.rel_path.as_posix(), r.split) for r in ds.images) == sorted(
+            (r.rel_path.as_posix(), r.split) for r in start.images)
+
+
+def test_voc_with_difficult_round_trip(tmp_path):
+    from tests.data.test_voc import voc_xml
+
+    src = tmp_path / "voc"
+    rng = np.random.default_rng(1)
+    save_image(src / "f1.jpg", rng.integers(0, 255, (80, 100, 3), dtype=np.uint8))
+    (src / "f1.xml").write_text(voc_xml("f1.jpg", [("van", 10, 20, 40, 60), ("car", 50.5, 5, 99.25, 30),
+                                                   ("car", 1, 2, 3, 4, 1), ("truck", 60, 40, 130, 79)]))
+    save_image(src / "f2.png", rng.integers(0, 255, (33, 57, 3), dtype=np.uint8))
+    (src / "f2.xml").write_text(voc_xml("f2.png", [("truck", 0, 0, 57, 33)], size=(57, 33)))
+    start = read_dataset(src)  # auto-detected as voc
+    assert start.names == ["car", "truck", "van"]
+    assert sum(r.n_boxes for r in start.images) == 4  # the difficult car is left out
+    np.testing.assert_array_equal(start.images[0].boxes_xyxy_px[-1], [60, 40, 100, 79])  # clipped at x = 100
+    _trip(start, tmp_path)
+
+
+def test_label_studio_round_trip(tmp_path):
+    from tests.data.test_labelstudio import rect, task
+
+    save_image(tmp_path / "img" / "a.jpg", np.random.default_rng(2).integers(0, 255, (100, 200, 3), dtype=np.uint8))
+    save_image(tmp_path / "img" / "b.png", np.zeros((60, 90, 3), np.uint8))
+    tasks = [task("/data/upload/1/0a1b2c3d-a.jpg", [rect(10, 20, 25, 30, "car"),
+                                                    rect(50.5, 10.25, 20, 40, "van", rotation=30)]),
+             task("/data/local-files/?d=b.png", [rect(0, 0, 100, 100, "car", size=(90, 60))], task_id=2)]
+    (tmp_path / "export.json").write_text(json.dumps(tasks))
+    start = read_dataset(tmp_path / "export.json", images_dir=tmp_path / "img")  # auto-detected as labelstudio
+    assert start.names == ["car", "van"] and sum(r.n_boxes for r in start.images) == 3
+    _trip(start, tmp_path)
+
+
+def test_roboflow_yolo_and_coco_exports_round_trip(tmp_path):
+    from tests.data.test_coco import roboflow_coco
+
+    rf = tmp_path / "rf_yolo"
+    rng = np.random.default_rng(3)
+    for split, name in (("train", "a.jpg"), ("valid", "b.jpg"), ("test", "c.jpg")):
+        save_image(rf / split / "images" / name, rng.integers(0, 255, (64, 80, 3), dtype=np.uint8))
+        (rf / split / "labels").mkdir(parents=True)
+        (rf / split / "labels" / name.replace(".jpg", ".txt")).write_text("1 0.4 0.5 0.2 0.3125\n0 0.1 0.1 0.2 0.2\n")
+    (rf / "data.yaml").write_text("train: ../train/images\nval: ../valid/images\ntest: ../test/images\n\nnc: 2\n"
+                                  "names: ['car', 'fire truck']\n\nroboflow:\n  workspace: ws\n  project: cars\n")
+    start = read_dataset(rf)
+    assert [r.split for r in start.images] == ["train", "val", "test"]
+    _trip(start, tmp_path / "from_yolo")
+
+    src = roboflow_coco(tmp_path / "rf_coco", {"train": [("a.jpg", [(1, [1, 2, 10, 20]), (2, [5, 5, 4, 4])])],
+                                               "valid": [("b.jpg", [(2, [0, 0, 8, 8])])]})
+    coco = json.loads((src / "train" / "_annotations.coco.json").read_text())
+    coco["annotations"][0]["attributes"] = {"occluded": False, "rotation": 45.0}  # a CVAT rotated box
+    (src / "train" / "_annotations.coco.json").write_text(json.dumps(coco))
+    start = read_dataset(src)
+    assert start.names == ["fire truck", "car"]
+    half = (5 + 10) / np.sqrt(2)  # the 10 x 20 box centred at (6, 12), turned 45 degrees: (w/2 + h/2) / sqrt(2)
+    np.testing.assert_allclose(start.split("train")[0].boxes_xyxy_px[0], [0, 12 - half, 6 + half, 12 + half])
+    _trip(start, tmp_path / "from_coco")
