@@ -57,8 +57,8 @@ class Node:
         resources: CPU threads and GPU share it asks for.
         cost: relative amount of work (e.g. images x epochs) for time estimates; 0 when unknown.
 
-    With a non-empty ``fingerprint``, the ``local-parallel`` and ``ray`` executors report a node whose folder
-    already holds it (:func:`blendaug.study.steps.is_done`) as skipped without starting a worker; its result
+    With a non-empty ``fingerprint``, every executor reports a node whose folder already holds it
+    (:func:`blendaug.study.steps.is_done`) as skipped without calling ``fn`` (no worker starts); its result
     is then the ``StepResult(folder, fingerprint, skipped=True, seconds)`` that ``run_step`` would return.
     """
 
@@ -169,6 +169,11 @@ class LocalExecutor:
         emit = on_event or (lambda e: None)
         results: dict[str, Any] = {}
         for node in topological(nodes):
+            done = done_result(node)
+            if done is not None:
+                results[node.id] = done
+                emit(event_for(node, done, 0.0))
+                continue
             emit(NodeEvent(node, "start"))
             t0 = time.perf_counter()
             try:

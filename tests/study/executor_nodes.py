@@ -168,3 +168,18 @@ def die(folder: str, key: dict) -> StepResult:
         os.kill(os.getpid(), signal.SIGKILL)
 
     return run_step(Path(folder), key, build)
+
+
+def gather(folder: str, key: dict, me: str, marks: str, n: int, timeout: float = 120.0) -> StepResult:
+    """Finishes only once ``n`` such nodes run at the same time; records the GPU it was given."""
+
+    def build(f: Path) -> None:
+        Path(marks, me).write_text(os.environ.get("CUDA_VISIBLE_DEVICES", "<unset>"))
+        deadline = time.monotonic() + timeout
+        while len(list(Path(marks).iterdir())) < n:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"only {len(list(Path(marks).iterdir()))} of {n} nodes ran at the same time")
+            time.sleep(0.05)
+        (f / "gpu.txt").write_text(os.environ.get("CUDA_VISIBLE_DEVICES", "<unset>"))
+
+    return run_step(Path(folder), key, build)

@@ -17,7 +17,14 @@ sys.path.insert(0, str(Path(__file__).parent))
 import executor_nodes as nodes  # noqa: E402
 
 from blendaug.data.errors import ConfigError, DataError  # noqa: E402
-from blendaug.study.executor import LocalExecutor, NodeFailed, get_executor, get_executor_class  # noqa: E402
+from blendaug.study.executor import (  # noqa: E402
+    LocalExecutor,
+    Node,
+    NodeFailed,
+    Resources,
+    get_executor,
+    get_executor_class,
+)
 from blendaug.study.executor_parallel import ParallelExecutor  # noqa: E402
 
 
@@ -68,6 +75,9 @@ def test_local_and_parallel_give_identical_outputs_and_a_rerun_skips(tmp_path):
     again, again_events = _run(ParallelExecutor(workers=2, cpus=2), nodes.graph(tmp_path / "par"))
     assert {s for _, s in again_events} == {"skipped"} and all(r.skipped for r in again.values())
     assert {p: p.read_text() for p in logs} == logs
+    local_again, local_events = _run(LocalExecutor(), nodes.graph(tmp_path / "par"))
+    assert local_events == [(i, "skipped") for i in ("a", "b", "c", "d", "train")]
+    assert local_again == again  # the same StepResults (seconds from each step's record)
 
 
 def test_parallel_runs_independent_nodes_at_the_same_time(tmp_path):
@@ -93,6 +103,29 @@ def test_each_node_gets_its_thread_count_in_every_executor(tmp_path):
         got = seen(tmp_path / root)
         assert (got["BLENDAUG_TORCH_THREADS"], got["OMP_NUM_THREADS"], got["torch_threads"]) == ("2", "2", 2), root
     assert seen(tmp_path / "par1")["torch_threads"] == 1
+
+
+def test_gpu_jobs_are_packed_on_the_gpu_with_room_and_cpu_jobs_see_no_gpu(tmp_path, monkeypatch):
+    # Placement only needs GPU ids: two "visible" ids on a CPU machine exercise it without a GPU.
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    graph = [Node(f"g{i}", "detect", "", tmp_path / f"g{i}", nodes.gather,
+                  {"folder": str(tmp_path / f"g{i}"), "key": {"i": i}, "me": f"g{i}", "marks": str(marks), "n": 4,
+                   "timeout": 60}, resources=Resources(cpus=1, gpus=0.5)) for i in range(4)]
+    graph.append(nodes.node(tmp_path, "cpu", nodes.gather, me="cpu", marks=str(tmp_path / "cpu_marks"), n=1))
+    (tmp_path / "cpu_marks").mkdir()
+    ParallelExecutor(cpus=4).run(graph)  # a budget of 4 CPUs: the four 0.5-GPU jobs must run together
+    gpus = sorted((tmp_path / f"g{i}" / "gpu.txt").read_text() for i in range(4))
+    assert gpus == ["0", "0", "1", "1"]
+    assert (tmp_path / "cpu" / "gpu.txt").read_text() == ""
+    # jobs_per_gpu=1 on one GPU: never two GPU jobs at once, so a 2-node gather cannot complete.
+    few = [Node(f"h{i}", "detect", "", tmp_path / f"h{i}", nodes.gather,
+                {"folder": str(tmp_path / f"h{i}"), "key": {"i": i}, "me": f"h{i}", "marks": str(marks / "h"), "n": 2,
+                 "timeout": 3}, resources=Resources(cpus=1, gpus=0.5)) for i in range(2)]
+    (marks / "h").mkdir()
+    with pytest.raises(NodeFailed, match="only 1 of 2 nodes ran at the same time"):
+        ParallelExecutor(cpus=4, gpus=1, jobs_per_gpu=1).run(few)
 
 
 def test_a_failing_node_stops_the_study_and_keeps_finished_work(tmp_path):
