@@ -42,6 +42,10 @@ KINDS = {
 }
 
 
+# Text files that sit among labels and are not labels: class names, darknet's image lists.
+_NOT_LABELS = {*NAMES_FILES, "train.txt", "val.txt", "valid.txt", "test.txt"}
+
+
 @dataclass
 class CheckReport:
     """Problems by kind (counts, the first ``max_examples`` messages, which kinds are fatal) and what was read."""
@@ -154,7 +158,7 @@ def _orphan_labels(sources: dict[str, list[Path]], used: set[Path], report: Chec
         if not folder.is_dir():
             continue
         for txt in sorted(folder.rglob("*.txt")):
-            if txt.name not in NAMES_FILES and txt.resolve() not in used:
+            if txt.name not in _NOT_LABELS and txt.resolve() not in used:
                 report.add("label file without an image", report.rel(txt))
 
 

@@ -3,7 +3,8 @@
 Reading:
 
 - A folder is ``annotations/instances_<split>*.json`` (COCO's own layout and what :func:`write_coco`
-  writes) or Roboflow's COCO export, ``<train|valid|val|test>/_annotations.coco.json`` beside the images.
+  writes; another tag, such as CVAT's ``instances_default.json``, is read as train, counted) or Roboflow's
+  COCO export, ``<train|valid|val|test>/_annotations.coco.json`` beside the images.
 - Category ids (any integers, in any order) map to contiguous 0-based class ids: in the order of
   ``names`` when given (matched by category name), otherwise sorted by category id.
 - An empty placeholder category is dropped (counted): one with no annotation in any of the files that
@@ -264,11 +265,13 @@ def _read_file(path, obj, images_dir, names, split, skip_bad, warnings) -> list[
     return list(records.values())
 
 
-def _split_of(path: Path) -> str:
+def _split_of(path: Path, warnings: Warnings) -> str:
+    """``instances_<train|val|test>*.json`` give their split; another tag (CVAT's ``default``) is read as train."""
     m = _INSTANCES.match(path.name)
     split = next((s for s in SPLITS if m and m["tag"].startswith(s)), None)
     if split is None:
-        raise DataError(f"{path}: cannot tell its split; expected instances_<train|val|test>*.json")
+        warnings.add("COCO file whose name gives no split read as train", f"{path}: not instances_<train|val|test>*")
+        split = "train"
     return split
 
 
@@ -300,7 +303,7 @@ def read_coco(
     if src.is_dir():
         if split is not None:
             raise DataError(f"{src}: a split can only be given for a single COCO JSON file")
-        jobs = coco_folder_files(src)
+        jobs = coco_folder_files(src, warnings)
         if not jobs:
             raise DataError(f"{src}: no annotations/instances_*.json and no <split>/{ROBOFLOW_JSON} found: "
                             "not a COCO dataset folder")
@@ -330,9 +333,9 @@ def read_coco(
     return Dataset(names=names, images=images, root=src)
 
 
-def coco_folder_files(src: Path) -> list[tuple[Path, str]]:
+def coco_folder_files(src: Path, warnings: Warnings) -> list[tuple[Path, str]]:
     """``[(json, split)]`` of a COCO folder: ``annotations/instances_*.json``, else Roboflow's split folders."""
     files = sorted((src / "annotations").glob("instances_*.json"))
     if files:
-        return [(f, _split_of(f)) for f in files]
+        return [(f, _split_of(f, warnings)) for f in files]
     return [(src / d / ROBOFLOW_JSON, s) for d, s in ROBOFLOW_SPLITS.items() if (src / d / ROBOFLOW_JSON).is_file()]

@@ -13,7 +13,7 @@ from blendaug.data.labelme import read_labelme
 from blendaug.data.labelstudio import read_labelstudio
 from blendaug.data.model import Dataset
 from blendaug.data.voc import read_voc
-from blendaug.data.yolo import read_yolo, write_yolo
+from blendaug.data.yolo import names_from_folder, read_yolo, write_yolo
 from blendaug.data.yolo_paths import find_data_yaml
 
 # Every reader is called as reader(src, names=..., skip_bad=..., warnings=..., **options).
@@ -89,7 +89,7 @@ def detect_format(src: str | os.PathLike) -> str:
     ``.xml``: voc. Folders, first match wins: ``annotations/instances_*.json`` or Roboflow's
     ``<split>/_annotations.coco.json``: coco; ``data.yaml`` (or one top-level yaml) or ``images/`` +
     ``labels/``: yolo; JSON files with ``shapes``: labelme; XML files with an ``<annotation>``: voc;
-    just ``images/``: yolo (unlabeled images).
+    just ``images/``, or ``classes.txt``/``obj.names`` (darknet's layout): yolo.
 
     Raises:
         DataError: naming ``src`` and the formats, when none fits.
@@ -115,7 +115,7 @@ def detect_format(src: str | os.PathLike) -> str:
             return "labelme"
         if _probe_voc(src):
             return "voc"
-        if (src / "images").is_dir():
+        if (src / "images").is_dir() or names_from_folder(src) is not None:
             return "yolo"
     raise DataError(f"{src}: cannot tell its format (looked for {', '.join(FORMATS)}); pass --format")
 

@@ -54,7 +54,12 @@ def split_sources(src: Path, warnings: Warnings | None = None, datasets_dir: Pat
         return layout.root, layout.splits, layout.names, layout.yaml_path
     images = src / "images"
     if not images.is_dir():
-        raise DataError(f"{src}: no data.yaml and no images/ folder: not a YOLO dataset")
+        names = names_from_folder(src)
+        if names is None:
+            raise DataError(f"{src}: no data.yaml, no images/ folder and no classes.txt or obj.names: not a YOLO "
+                            "dataset")
+        # darknet's layout (CVAT's YOLO 1.1, labelImg's YOLO mode): images with their .txt beside them.
+        return src, {"train": [src]}, names, src
     split_dirs = {s: [images / s] for s in SPLITS if (images / s).is_dir()}
     return src, split_dirs or {"train": [images]}, names_from_folder(src), src
 
@@ -69,7 +74,9 @@ def read_yolo(
     """Read a YOLO dataset (``data.yaml``, a folder holding one, or ``images/`` + ``labels/``).
 
     Without a ``data.yaml``, splits come from ``images/{train,val,test}`` when present, otherwise
-    every image is ``train``; class names come from ``names``, ``classes.txt`` or ``obj.names``.
+    every image is ``train``; class names come from ``names``, ``classes.txt`` or ``obj.names``. A folder
+    without ``images/`` but with ``classes.txt`` or ``obj.names`` is darknet's layout: every image under it
+    (``train``), each label beside its image.
 
     Args:
         names: class names, overriding whatever the dataset says.

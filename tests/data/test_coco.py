@@ -271,3 +271,15 @@ def test_category_names_with_spaces_through_the_cli(run_cli, tmp_path):
     assert sorted(p.name for p in (tmp_path / "crops").iterdir() if p.is_dir()) == ["car", "fire truck"]
     stats = run_cli("data", "stats", out, check=True).stdout
     assert "fire truck" in stats
+
+
+def test_cvat_coco_export_folder_reads_its_default_file_as_train(tmp_path):
+    # CVAT "COCO 1.0": annotations/instances_default.json + images/.
+    _image(tmp_path / "images" / "a.jpg")
+    _coco(tmp_path / "annotations" / "instances_default.json", [{"id": 1, "file_name": "a.jpg"}],
+          [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 5, 5], "attributes": {"rotation": 0.0}}],
+          [{"id": 1, "name": "car", "supercategory": ""}])
+    warnings = Warnings()
+    ds = read_coco(tmp_path, warnings=warnings)
+    assert [(r.split, r.n_boxes) for r in ds.images] == [("train", 1)]
+    assert warnings.counts == {"COCO file whose name gives no split read as train": 1}

@@ -110,3 +110,23 @@ def test_boxes_past_the_border_are_clipped(tmp_path):
     (tmp_path / "labels" / "a.txt").write_text("0 0.95 0.5 0.2 0.4\n")
     ds = read_yolo(tmp_path, names=["car"])
     np.testing.assert_allclose(ds.images[0].boxes_xyxy_px, [[17, 3, 20, 7]], atol=1e-9)
+
+
+def test_darknet_layout_labels_beside_images_with_obj_names(tmp_path):
+    # CVAT's "YOLO 1.1" export and labelImg's YOLO mode: no images/ folder, each .txt beside its image.
+    from blendaug.data.io import detect_format
+
+    _img(tmp_path / "obj_train_data" / "a.png", w=40, h=20)
+    (tmp_path / "obj_train_data" / "a.txt").write_text("1 0.5 0.5 0.5 0.5\n")
+    _img(tmp_path / "obj_train_data" / "b.png")
+    (tmp_path / "obj.names").write_text("car\nvan\n")
+    (tmp_path / "train.txt").write_text("data/obj_train_data/a.png\ndata/obj_train_data/b.png\n")
+    assert detect_format(tmp_path) == "yolo"
+    ds = read_yolo(tmp_path)
+    assert ds.names == ["car", "van"]
+    assert [(r.split, r.rel_path.as_posix(), r.n_boxes) for r in ds.images] == [
+        ("train", "obj_train_data/a.png", 1), ("train", "obj_train_data/b.png", 0)]
+    np.testing.assert_allclose(ds.images[0].boxes_xyxy_px, [[10, 5, 30, 15]])
+    (tmp_path / "obj.names").unlink()
+    with pytest.raises(DataError, match="no data.yaml, no images/ folder and no classes.txt or obj.names"):
+        read_yolo(tmp_path)
