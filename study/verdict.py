@@ -41,7 +41,12 @@ class Cell:
 
 
 def _finite(x: Any) -> bool:
-    return isinstance(x, (int, float)) and math.isfinite(x)
+    if isinstance(x, (str, bytes)) or x is None:
+        return False
+    try:  # numpy scalars from a DataFrame row count too
+        return math.isfinite(float(x))
+    except (TypeError, ValueError):
+        return False
 
 
 def decimals_for(uncertainty: float, sig: int = 2) -> int:

@@ -1,6 +1,7 @@
 """study/verdict.py: the call, its wording, and numbers that are rounded and never nan."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from blendaug.study.stats import compare_contrasts, mean_metric
@@ -81,10 +82,13 @@ def test_the_line_names_replication_budget_and_convergence(stats):
     assert "converged" not in none.line
 
 
-def test_a_contrasts_csv_row_reads_the_same(stats):
-    row = stats["same"].to_dict()
-    assert verdict(row, arm="paste", reference="baseline", metric="accuracy") == verdict(
-        stats["same"], arm="paste", reference="baseline", metric="accuracy")
+def test_a_contrasts_csv_row_reads_the_same(stats, tmp_path):
+    direct = verdict(stats["same"], arm="paste", reference="baseline", metric="accuracy")
+    assert verdict(stats["same"].to_dict(), arm="paste", reference="baseline", metric="accuracy") == direct
+    # Through a CSV file and pandas: numpy scalars, empty notes read back as nan.
+    pd.DataFrame([stats["same"].to_dict()]).to_csv(tmp_path / "c.csv", index=False)
+    row = pd.read_csv(tmp_path / "c.csv").iloc[0].to_dict()
+    assert verdict(row, arm="paste", reference="baseline", metric="accuracy") == direct
 
 
 def test_undefined_statistics_are_not_estimable():
