@@ -84,8 +84,9 @@ class CheckReport:
         """The report ``blendaug data check`` prints."""
         per_split = ", ".join(f"{s} {n}" for s, n in self.images.items())
         lines = [f"checked {self.root} ({self.fmt})",
-                 f"{sum(self.images.values())} images ({per_split or 'none'}), {self.label_files} label files, "
-                 f"{self.boxes} boxes, {len(self.names)} classes: {', '.join(self.names) or '-'}", ""]
+                 f"{sum(self.images.values())} images ({per_split or 'none'}), "
+                 + (f"{self.label_files} label files, " if self.fmt == "yolo" else "")
+                 + f"{self.boxes} boxes, {len(self.names)} classes: {', '.join(self.names) or '-'}", ""]
         order = sorted(self.counts, key=lambda k: (k not in self.fatal_kinds, k))
         for kind in order:
             tag = "FATAL" if kind in self.fatal_kinds else "WARN "
