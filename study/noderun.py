@@ -101,12 +101,22 @@ def _pump(read_fd: int, sinks: list[int]) -> None:
     os.close(read_fd)
 
 
+def _on_fd(stream, fd: int):
+    """``stream`` if it writes to ``fd``, else a text stream on ``fd`` itself (never closed: code that keeps a
+    reference to it, such as a logging handler created during the node, writes to the real fd afterwards)."""
+    with contextlib.suppress(AttributeError, ValueError, OSError, io.UnsupportedOperation):
+        if stream.fileno() == fd:
+            return stream
+    return io.TextIOWrapper(io.FileIO(fd, "w", closefd=False), encoding="utf-8", errors="replace",
+                            line_buffering=True)
+
+
 @contextlib.contextmanager
 def capture_fds(path: Path, *, tee: bool = False) -> Iterator[None]:
     """Append this process's stdout and stderr (fds 1 and 2, so child processes and C code too) to ``path``.
 
-    ``sys.stdout``/``sys.stderr`` are pointed at the redirected fds as well, for the case where they were
-    not fd-backed (a test harness). With ``tee`` the stream also goes to the stdout that was there before.
+    ``sys.stdout``/``sys.stderr`` are pointed at fds 1 and 2 when they were not already (a test harness's
+    capture), so prints land in the log too. With ``tee`` the stream also goes to the stdout there before.
     """
     _flush_all()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -125,15 +135,11 @@ def capture_fds(path: Path, *, tee: bool = False) -> Iterator[None]:
     if tee:
         os.close(write_fd)
     py_streams = sys.stdout, sys.stderr
-    sys.stdout = io.TextIOWrapper(io.FileIO(os.dup(1), "w"), encoding="utf-8", errors="replace", line_buffering=True)
-    sys.stderr = io.TextIOWrapper(io.FileIO(os.dup(2), "w"), encoding="utf-8", errors="replace", line_buffering=True)
+    sys.stdout, sys.stderr = _on_fd(sys.stdout, 1), _on_fd(sys.stderr, 2)
     try:
         yield
     finally:
         _flush_all()
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(Exception):
-                stream.close()
         sys.stdout, sys.stderr = py_streams
         os.dup2(saved[0], 1)
         os.dup2(saved[1], 2)

@@ -183,3 +183,17 @@ def gather(folder: str, key: dict, me: str, marks: str, n: int, timeout: float =
         (f / "gpu.txt").write_text(os.environ.get("CUDA_VISIBLE_DEVICES", "<unset>"))
 
     return run_step(Path(folder), key, build)
+
+
+def adds_handler(folder: str, key: dict, logger_name: str) -> StepResult:
+    """Sets up a logger bound to the sys.stderr of the moment, as a library imported inside a node does."""
+    import logging
+
+    def build(f: Path) -> None:
+        logger = logging.getLogger(logger_name)
+        logger.addHandler(logging.StreamHandler(sys.stderr))
+        logger.propagate = False
+        logger.warning("inside the node")
+        (f / "out.txt").write_text("ok")
+
+    return run_step(Path(folder), key, build)

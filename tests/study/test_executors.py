@@ -177,3 +177,13 @@ def test_verbose_shows_the_full_stream_and_still_logs(tmp_path, capfd):
     log = (tmp_path / "n" / "log.txt").read_text()
     for channel in CHANNELS:
         assert f"{channel} TAG8" in log and f"{channel} TAG8" in out, channel
+
+
+def test_a_logger_made_inside_a_node_still_works_after_it(tmp_path, capfd):
+    import logging
+
+    LocalExecutor().run([nodes.node(tmp_path, "n", nodes.adds_handler, logger_name="blendaug-test-late")])
+    logging.getLogger("blendaug-test-late").warning("after the node")
+    _, err = capfd.readouterr()
+    assert "after the node" in err and "Logging error" not in err and "inside the node" not in err
+    assert "inside the node" in (tmp_path / "n" / "log.txt").read_text()
