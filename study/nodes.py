@@ -195,21 +195,35 @@ def train_images(data_yaml: Path) -> int:
     return len(read_yolo(data_yaml).split("train"))
 
 
+def crops_per_class(crops: Path) -> list[int]:
+    """Crops per class in a crops folder's ``index.csv`` (the classifier's real training set)."""
+    from collections import Counter
+
+    with open(crops / "index.csv", newline="", encoding="utf-8") as f:
+        counts = Counter(row["class"] for row in csv.DictReader(f))
+    return [counts[c] for c in sorted(counts)]
+
+
 def node_detect(folder: Path, key: dict, params: dict, inputs: dict) -> StepResult:
-    """Train YOLO on the arm's data with one seed (epochs from the budget), evaluate on the real test split."""
+    """Train YOLO on the arm's data with one seed (epochs from the budget), evaluate on the real test split.
+
+    Under ``budget: images`` the epochs (and ultralytics' epoch-based settings) are scaled so the arm sees
+    as many training images as the baseline, whose set is the (subsampled) real train split.
+    """
 
     def build(out: Path) -> None:
+        from blendaug.detection.budget import resolve_detector_budget
         from blendaug.detection.evaluate import evaluate_detector
         from blendaug.detection.train import train_detector
-        from blendaug.study.budget import detection_budget
 
         d, seed, device = params["detection"], params["seed"], params["device"]
         train_yaml, data = arm_data_yaml(inputs["train"]), dataset_yaml(inputs["data"])
-        budget = detection_budget(d, n_base=train_images(data), n_arm=train_images(train_yaml))
-        atomic_write_text(out / "budget.json", json.dumps(budget, indent=1))
-        train_detector(train_yaml, out / "train", model=d["model"], recipe=d["recipe"], epochs=budget["epochs"],
+        b = resolve_detector_budget(d["recipe"], d["args"], d["epochs"], n_train=train_images(train_yaml),
+                                    n_train_reference=train_images(data), budget=d["budget"])
+        atomic_write_text(out / "budget.json", json.dumps(b.to_dict(), indent=1))
+        train_detector(train_yaml, out / "train", model=d["model"], recipe=d["recipe"], epochs=b.epochs,
                        imgsz=d["imgsz"], batch=d["batch"], seed=seed, device=device,
-                       overrides={**d["args"], **budget["args"]}, overwrite=True)
+                       overrides={**d["args"], **b.settings}, overwrite=True)
         evaluate_detector(out / "train" / "weights" / "best.pt", data, out / "eval", split="test", conf=d["conf"],
                           iou=d["iou"], device=device, imgsz=d["imgsz"], overwrite=True)
 
@@ -217,19 +231,21 @@ def node_detect(folder: Path, key: dict, params: dict, inputs: dict) -> StepResu
 
 
 def node_classify(folder: Path, key: dict, params: dict, inputs: dict) -> StepResult:
-    """Train the crop classifier for one arm and seed; the crops' test split scores it."""
+    """Train the crop classifier for one arm and seed (epochs from the budget); the crops' test split scores it."""
 
     def build(out: Path) -> None:
+        from blendaug.classification.budget import classifier_budget, train_set_size
         from blendaug.classification.run import TrainArgs, train_run
-        from blendaug.study.budget import classification_budget
 
         c, seed, device, extra = params["classification"], params["seed"], params["device"], dict(params["extra"])
         if "samples" in inputs:
             extra["synthetic"] = Path(inputs["samples"]) / "crops"
-        budget = classification_budget(c, params["synthetic_per_real"])
-        atomic_write_text(out / "budget.json", json.dumps(budget, indent=1))
+        real = crops_per_class(Path(inputs["crops"]) / "train")
+        n_train = train_set_size(real, extra.get("classical_factor", 0), params["synthetic_per_real"])
+        b = classifier_budget(c["epochs"], n_train, sum(real), c["budget"])
+        atomic_write_text(out / "budget.json", json.dumps(b.to_dict(), indent=1))
         train_run(TrainArgs(data=Path(inputs["crops"]), out=out / "run", model=c["model"], size=c["size"],
-                            epochs=budget["epochs"], seed=seed, device=device, overwrite=True, **extra),
+                            epochs=b.epochs, seed=seed, device=device, overwrite=True, **extra),
                   log=lambda m: None)
 
     return run_step(folder, key, build)

@@ -32,14 +32,25 @@ PAIRED_HEADLINE = {"detection": ["map50", "map50_95", "avg_iou_darknet", "count_
 
 
 def _job_extras(folder: Path, task: str) -> dict[str, float]:
-    """The resolved budget of a job (epochs, training-set size) for results.csv."""
+    """The resolved budget (epochs, training-set size) and the convergence check of a job, for results.csv."""
+    from blendaug.study.convergence import check_convergence
+
+    out: dict[str, float] = {}
     path = folder / "budget.json"
-    if not path.is_file():
-        return {}
-    b = json.loads(path.read_text(encoding="utf-8"))
-    out = {"epochs": b.get("epochs")}
+    if path.is_file():
+        b = json.loads(path.read_text(encoding="utf-8"))
+        out.update({"epochs": b.get("epochs"), "train_size": b.get("n_train")})
     if task == "detection":
-        out["train_images"] = b.get("n_arm")
+        from blendaug.detection.budget import val_curve
+
+        epochs, values = val_curve(folder / "train")
+    else:
+        from blendaug.classification.budget import val_curve
+
+        epochs, values = val_curve(folder / "run")
+    if len(values):
+        check = check_convergence(values, epochs)
+        out["val_still_rising"] = float(check.rising)
     return out
 
 
@@ -97,9 +108,10 @@ def write_results_and_report(cfg: StudyConfig, run: Path, env: dict | None = Non
                                          f"{cfg.classification.budget})."])
     for cell in plan.cells:
         for task in ("detection", "classification"):
-            df = arm_table(summary, cell.name, task, HEADLINE[task] + ["epochs"])
+            df, notes = arm_table(summary, cell.name, task, HEADLINE[task] + ["epochs", "train_size"])
             if not df.empty:
                 tables.tables.append((f"{task}{' @ ' + cell.name if cell.name else ''}", df))
+                tables.paragraphs += notes
         s_cell = summary[summary.cell == cell.name]
         r_cell = results[results.cell == cell.name]
         for task in ("detection", "classification"):

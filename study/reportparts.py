@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from blendaug.study import figures
@@ -13,41 +12,78 @@ from blendaug.study.graph import Plan
 from blendaug.study.report import Figure, Section
 from blendaug.study.results import LOWER_IS_BETTER
 
-PRIMARY = {"detection": "map50", "classification": "balanced_accuracy"}
+COUNT_COLUMNS = ("epochs", "train_size")
+# The metric whose line opens the report, per task.
+PRIMARY = {"detection": "map50", "classification": "accuracy"}
 
 
-def _cell(mean: float, sd: float, n: int) -> str:
-    if not np.isfinite(mean):
-        return ""
-    digits = 3 if abs(mean) < 10 else 1
-    return f"{mean:.{digits}f}" + (f" ± {sd:.{digits}f}" if n > 1 and np.isfinite(sd) else "")
+def arm_table(summary: pd.DataFrame, cell: str, task: str, metrics: list[str]) -> tuple[pd.DataFrame, list[str]]:
+    """One row per arm: mean ± sd over seeds of each metric, and footnotes for undefined values."""
+    from blendaug.study.verdict import mean_sd_cell
 
-
-def arm_table(summary: pd.DataFrame, cell: str, task: str, metrics: list[str]) -> pd.DataFrame:
-    """One row per arm: mean ± sd over seeds of each metric (empty cells where a metric is undefined)."""
     s = summary[(summary.cell == cell) & (summary.task == task)]
-    rows = []
+    rows, notes = [], []
     for arm in dict.fromkeys(s.arm):
         row = {"arm": arm}
         for m in metrics:
             r = s[(s.metric == m) & (s.arm == arm)]
-            if not r.empty:
-                row[m] = _cell(float(r.iloc[0]["mean"]), float(r.iloc[0]["sd"]), int(r.iloc[0]["n_seeds"]))
+            if r.empty:
+                continue
+            r = r.iloc[0]
+            if m in COUNT_COLUMNS:  # a resolved setting, the same for every seed: no spread to show
+                row[m] = f"{r['mean']:.0f}" if pd.notna(r["mean"]) else ""
+                continue
+            c = mean_sd_cell(float(r["mean"]), float(r["sd"]), int(r["n_seeds"]), int(r["n_undefined"]))
+            row[m] = c.text + (f" [{len(notes) + 1}]" if c.footnote else "")
+            if c.footnote:
+                notes.append(f"[{len(notes) + 1}] {arm} {m}: {c.footnote}")
         rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows), notes
+
+
+def _rising(results: pd.DataFrame, cell: str, task: str, arm: str) -> tuple[int, int] | None:
+    r = results[(results.cell == cell) & (results.task == task) & (results.arm == arm)
+                & (results.metric == "val_still_rising")]["value"].dropna()
+    return (int(r.sum()), len(r)) if len(r) else None
+
+
+def _epochs(results: pd.DataFrame, cell: str, task: str, arm: str) -> int | None:
+    r = results[(results.cell == cell) & (results.task == task) & (results.arm == arm)
+                & (results.metric == "epochs")]["value"].dropna()
+    return int(r.iloc[0]) if len(r) else None
 
 
 def verdict_section(cfg: StudyConfig, plan: Plan, contrasts: pd.DataFrame, results: pd.DataFrame) -> Section:
-    lines = []
-    for _, r in contrasts[contrasts.metric.isin(list(PRIMARY.values()))].iterrows() if not contrasts.empty else []:
-        sign = -1 if r.metric in LOWER_IS_BETTER else 1
-        word = "no detectable difference"
-        if np.isfinite(r.p_holm) and r.p_holm < 0.05:
-            word = "helps" if sign * r["diff"] > 0 else "hurts"
-        cell = f" @ {r.cell}" if r.cell else ""
-        lines.append(f"{r.task} {r.metric}, {r.arm} vs {r.reference}{cell}: {word} ({r['diff']:+.3f}, 95% CI "
-                     f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}], p_holm {r.p_holm:.3g})")
-    return Section("Verdict", lines or ["No contrast could be computed (no finished jobs)."])
+    """One plain line per contrast and task (its primary metric), then the call on every paired metric."""
+    from blendaug.study.verdict import verdict
+
+    sec = Section("Verdict")
+    if contrasts.empty:
+        sec.paragraphs.append("No contrast could be computed (no finished jobs).")
+        return sec
+    calls = []
+    for _, row in contrasts.iterrows():
+        task, cell = row.task, row.cell
+        budget = (cfg.detection if task == "detection" else cfg.classification).budget
+        ea, er = _epochs(results, cell, task, row.arm), _epochs(results, cell, task, row.reference)
+        v = verdict(row.to_dict(), arm=row.arm, reference=row.reference, metric=f"{task} {row.metric}",
+                    lower_is_better=row.metric in LOWER_IS_BETTER, replicate=cfg.replicate, budget=budget,
+                    epochs=(ea, er) if ea is not None and er is not None else None,
+                    arm_rising=_rising(results, cell, task, row.arm),
+                    reference_rising=_rising(results, cell, task, row.reference),
+                    curve="val mAP50" if task == "detection" else "val accuracy")
+        line = (f"[{cell}] " if cell else "") + v.line
+        if row.metric == PRIMARY[task]:
+            sec.paragraphs.append(line)
+        calls.append({"cell": cell, "task": task, "contrast": f"{row.arm} vs {row.reference}",
+                      "metric": row.metric, "call": v.call})
+    table = pd.DataFrame(calls).pivot_table(index=["cell", "task", "contrast"], columns="metric", values="call",
+                                            aggfunc="first", sort=False).reset_index()
+    if not (table.cell != "").any():
+        table = table.drop(columns="cell")
+    sec.tables.append(("Every paired metric (helps / hurts / no detectable difference, Holm-corrected per metric)",
+                       table.fillna("")))
+    return sec
 
 
 def data_section(plan: Plan) -> Section:
@@ -135,5 +171,3 @@ def training_section(cfg: StudyConfig, plan: Plan, fig_dir: Path) -> Section:
     return sec
 
 
-__all__ = ["LOWER_IS_BETTER", "PRIMARY", "arm_table", "verdict_section", "gan_section", "examples_section",
-           "training_section"]

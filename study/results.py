@@ -147,10 +147,11 @@ def contrast_table(per_image: dict[tuple[str, str, str, int], list[dict]],
 
 
 def summarize(results: pd.DataFrame) -> pd.DataFrame:
-    """Per (cell, task, metric, arm): seeds, mean and sd over seeds."""
+    """Per (cell, task, metric, arm): seeds with a value, seeds without one (e.g. no predictions), mean, sd."""
+    cols = ["cell", "task", "metric", "arm", "n_seeds", "n_undefined", "mean", "sd"]
     if results.empty:
-        return pd.DataFrame(columns=["cell", "task", "metric", "arm", "n_seeds", "mean", "sd"])
+        return pd.DataFrame(columns=cols)
     g = results.groupby(["cell", "task", "metric", "arm"], sort=False)["value"]
-    out = g.agg(n_seeds="count", mean="mean", sd=lambda v: float(np.std(v.dropna(), ddof=1))
-                if v.notna().sum() > 1 else 0.0).reset_index()
-    return out
+    out = g.agg(n_seeds="count", n_undefined=lambda v: int(v.isna().sum()), mean="mean",
+                sd=lambda v: float(np.std(v.dropna(), ddof=1)) if v.notna().sum() > 1 else 0.0).reset_index()
+    return out[cols]
