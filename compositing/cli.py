@@ -24,7 +24,15 @@ def composite(
     blend: str = typer.Option("gaussian", "--blend",
                               help="none, gaussian, box, poisson, poisson-mixed, motion or all (one mode drawn "
                                    "per object), plus modifiers color and/or noise: 'gaussian+color+noise'."),
-    copies: int = typer.Option(1, "--copies", help="Composited versions of each background image."),
+    ratio: float = typer.Option(None, "--ratio",
+                                help="Synthetic images per real image of the split, e.g. 0.25, 1, 4 (a seeded "
+                                     "subset gets the fractional part). Default 1."),
+    mode: str = typer.Option("add", "--mode", help="add: composites beside the real images; replace: each chosen "
+                                                   "real image replaced by its composite (same split size)."),
+    copies: int = typer.Option(None, "--copies", help="Composites of every image: the same as a whole --ratio."),
+    placement: str = typer.Option("context", "--placement",
+                                  help="Where objects go: context (beside real objects, as they stand in the "
+                                       "dataset) or uniform (anywhere free)."),
     seed: int = typer.Option(0, "--seed", help="Random seed; same seed and inputs give the same bytes."),
     workers: int = typer.Option(1, "--workers", help="Worker processes (the output does not depend on it)."),
     split: str = typer.Option("train", "--split", help="Split to composite (never test); others pass through."),
@@ -44,8 +52,9 @@ def composite(
 ) -> None:
     """Blend crops into the train images of a YOLO dataset at realistic sizes and write a new YOLO dataset.
 
-    OUT holds the originals of the split plus COPIES composites of each, the other splits (val, test)
-    unchanged as links, data.yaml, meta.jsonl (one line per paste) and composite.json (settings, counts).
+    OUT holds the split's real images plus RATIO composites per real image (or, with --mode replace, the
+    split with RATIO of its images replaced by their composites), the other splits (val, test) unchanged
+    as links, data.yaml, meta.jsonl (one line per paste) and composite.json (settings, counts).
     """
     from blendaug.compositing.compose import CompositeConfig
     from blendaug.compositing.placement import parse_range
@@ -53,20 +62,21 @@ def composite(
 
     try:
         cfg = CompositeConfig(per_image=parse_range(per_image), blend=blend, mask=mask, rotate=rotate,
-                              max_overlap=max_overlap, min_visible=min_visible, truncate=truncate,
-                              size_jitter=size_jitter)
+                              placement=placement, max_overlap=max_overlap, min_visible=min_visible,
+                              truncate=truncate, size_jitter=size_jitter)
         cfg.check()
     except ValueError as e:
         raise ConfigError(f"{e}") from None
     warnings = Warnings()
     summary = run_composite(backgrounds, crops, out, cfg, seed=seed, copies=copies, workers=workers, split=split,
                             tiers=_csv(tiers), names=_csv(names), keep_originals=originals, overwrite=overwrite,
-                            skip_bad=skip_bad, warnings=warnings, progress=progress)
+                            skip_bad=skip_bad, warnings=warnings, progress=progress, ratio=ratio, mode=mode)
     for line in warnings.summary():
         typer.echo(line, err=True)
-    typer.echo(f"composite: {summary['composites']} composites of {summary['background_images']} {split} images, "
-               f"{summary['pastes']} pastes, {summary['dropped_boxes']} hidden boxes dropped "
-               f"-> {Path(out) / 'data.yaml'}")
+    replaced = f" ({summary['replaced']} real images replaced)" if mode == "replace" else ""
+    typer.echo(f"composite: {summary['composites']} composites of {summary['background_images']} {split} images"
+               f"{replaced}, {summary['split_images']} {split} images in all, {summary['pastes']} pastes, "
+               f"{summary['dropped_boxes']} hidden boxes dropped -> {Path(out) / 'data.yaml'}")
 
 
 def view(

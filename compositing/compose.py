@@ -13,17 +13,19 @@ import cv2
 import numpy as np
 
 from blendaug.compositing.blend import BLEND_MODES, MODIFIERS, parse_blend
+from blendaug.compositing.context import NeighbourModel, ground_model, learn_neighbours
 from blendaug.compositing.crops import CropPool, LoadedCrop
 from blendaug.compositing.labels import PasteMask, merge_labels
 from blendaug.compositing.masks import object_region
+from blendaug.compositing.orientation import ROTATIONS, object_size_for_box, orient_object
 from blendaug.compositing.placement import (
-    ROTATIONS,
+    PLACEMENTS,
     Placement,
-    object_size_for_box,
-    orient_object,
+    PlacementMode,
+    Scene,
+    get_placement,
+    place_at,
     place_object,
-    sample_box_size,
-    sizes_that_fit,
 )
 from blendaug.data.errors import Warnings
 
@@ -40,6 +42,7 @@ class CompositeConfig:
     blend: str = "gaussian"  # blend mode, 'all', plus modifiers: 'gaussian+color+noise'
     mask: str = "rect"  # object mask: rect, ellipse, grabcut or alpha
     rotate: str = "90"  # orientation: '90' (quarter turns), 'any' angle, or 'none'
+    placement: str = "context"  # where objects go: 'context' (beside real objects, as they stand) or 'uniform'
     max_overlap: float = 0.1  # max intersection over the smaller box's area with any other box
     min_visible: float = 0.5  # drop a box when less than this fraction of it stays visible
     truncate: float = 0.0  # max fraction of a pasted box that may fall outside the image
@@ -50,6 +53,7 @@ class CompositeConfig:
     def check(self) -> None:
         """Raise ValueError naming the first bad field."""
         parse_blend(self.blend)
+        get_placement(self.placement)
         lo, hi = self.per_image
         if not 0 <= lo <= hi:
             raise ValueError(f"per_image: expected 0 <= lo <= hi, got {self.per_image}")
@@ -72,6 +76,7 @@ class Paste:
     blend: str
     angle: float
     kept: bool = True
+    placement: str = "uniform"  # the mode that placed it (a fallback names itself)
 
 
 @dataclass
@@ -177,6 +182,48 @@ def paste_object(image: np.ndarray, canvas_rgb: np.ndarray, canvas_mask: np.ndar
     return rx1, ry1, mask > 0.5
 
 
+def _try_mode(rng: np.random.Generator, mode: PlacementMode, scene: Scene, crop: LoadedCrop, class_id: int,
+              occupied: np.ndarray, cfg: CompositeConfig):
+    """Up to ``cfg.size_tries`` proposals of ``mode``, each rendered and positioned: the first that fits.
+
+    A mode that chooses the centre searches up to ``cfg.tries * cfg.size_tries`` places for one that
+    is free (a proposal that then fails on the rendered mask's exact box uses up the rest).
+
+    Returns:
+        ``(placement, angle, canvas_rgb, canvas_mask)`` or None.
+    """
+    occupied_list = occupied.tolist()
+    for _ in range(cfg.size_tries):
+        proposal = mode.propose(rng, scene, class_id, occupied_list, cfg.tries * cfg.size_tries)
+        if proposal is None:
+            break
+        angle, object_ab = orient_object(rng, cfg.rotate, proposal.box_wh, crop.aspect)
+        canvas_rgb, canvas_mask = render_object(crop, object_ab, angle, proposal.box_wh)
+        if proposal.centre_xy is None:
+            placed = place_object(rng, canvas_mask > 0.5, scene.image_wh, occupied, cfg.max_overlap, cfg.truncate,
+                                  cfg.tries)
+        else:
+            placed = place_at(canvas_mask > 0.5, proposal.centre_xy, scene.image_wh, occupied, cfg.max_overlap,
+                              cfg.truncate)
+        if placed is not None:
+            return placed, angle, canvas_rgb, canvas_mask
+    return None
+
+
+def _place(rng: np.random.Generator, mode_name: str | None, scene: Scene, crop: LoadedCrop, class_id: int,
+           occupied: np.ndarray, cfg: CompositeConfig, warnings: Warnings, where: str):
+    """Place with ``mode_name``, then with its fallbacks (each fallback counted): ``(..., mode used)`` or None."""
+    while mode_name is not None:
+        mode = PLACEMENTS[mode_name]
+        found = _try_mode(rng, mode, scene, crop, class_id, occupied, cfg)
+        if found is not None:
+            return (*found, mode_name)
+        if mode.fallback is not None:
+            warnings.add(f"{mode_name} placement found no free place (placed {mode.fallback})", where)
+        mode_name = mode.fallback
+    return None
+
+
 def compose_image(
     background: np.ndarray,
     bg_boxes_xyxy_px: np.ndarray,
@@ -188,17 +235,20 @@ def compose_image(
     warnings: Warnings | None = None,
     name: str = "image",
     out: np.ndarray | None = None,
+    neighbours: NeighbourModel | None = None,
 ) -> Composite:
     """Paste ``cfg.per_image`` random crops from ``pool`` into a copy of ``background`` (H, W, 3) uint8.
 
     Args:
         sizes_by_class: real label-box sizes ``(N_c, 2)`` per class id, from the background dataset.
-        warnings: counts objects with no valid placement ("no valid placement").
+        warnings: counts objects with no valid placement ("no valid placement") and placement fallbacks.
         name: the background's name, for warning messages.
         out: a buffer shaped like ``background`` to composite into (the result's ``image`` is then
             this buffer). Reusing one buffer avoids a fresh full-image allocation per composite,
             whose page faults cost more than the copy itself. ``out=background`` composites in
             place, with no copy at all, for a caller that needs the background only once.
+        neighbours: the background dataset's neighbour templates, for ``placement: context``
+            (:func:`context.learn_neighbours`); None learns them from this background alone.
 
     Returns:
         the composite, its labels and a record of each paste.
@@ -216,33 +266,32 @@ def compose_image(
     paste_masks: list[PasteMask] = []
     occupied = np.asarray(bg_boxes_xyxy_px, np.float64).reshape(-1, 4)
     pastes: list[Paste] = []
-    max_wh = (iw * (1.0 + cfg.truncate), ih * (1.0 + cfg.truncate))
-    fitting: dict[int, np.ndarray] = {}
+    scene = Scene((iw, ih), occupied, np.asarray(bg_class_ids).reshape(-1), sizes_by_class, neighbours,
+                  cfg.max_overlap, cfg.truncate, cfg.size_jitter)
+    placement: str | None = cfg.placement
+    mode = get_placement(cfg.placement)
+    if mode.needs_boxes and len(occupied) == 0:
+        warnings.add(f"{cfg.placement} placement: background without real boxes (placed {mode.fallback})", name)
+        placement = mode.fallback
+    elif mode.needs_boxes:
+        scene.ground = ground_model(background, occupied)  # before any paste: ``image`` may be ``background``
+        if neighbours is None:
+            scene.neighbours = learn_neighbours([occupied], [scene.class_ids], [(iw, ih)])
     n_objects = int(rng.integers(cfg.per_image[0], cfg.per_image[1] + 1))
     for _ in range(n_objects):
         crop_index = int(rng.integers(len(pool)))
         crop = pool.load(crop_index)
         class_id = pool.records[crop_index].class_id
-        placed = None
-        if class_id not in fitting:
-            fitting[class_id] = sizes_that_fit(sizes_by_class[class_id], max_wh)
-        for _ in range(cfg.size_tries):
-            box_wh = sample_box_size(rng, fitting[class_id], cfg.size_jitter, max_wh)
-            if box_wh is None:
-                break
-            angle, object_ab = orient_object(rng, cfg.rotate, box_wh, crop.aspect)
-            canvas_rgb, canvas_mask = render_object(crop, object_ab, angle, box_wh)
-            placed = place_object(rng, canvas_mask > 0.5, (iw, ih), occupied, cfg.max_overlap, cfg.truncate,
-                                  cfg.tries)
-            if placed is not None:
-                break
-        if placed is None:
+        found = _place(rng, placement, scene, crop, class_id, occupied, cfg, warnings, name)
+        if found is None:
             warnings.add("no valid placement (object skipped)",
                          f"{name}: no place for a {pool.records[crop_index].class_name} crop")
             continue
-        mode = modes[int(rng.integers(len(modes)))] if len(modes) > 1 else modes[0]
-        paste_masks.append(paste_object(image, canvas_rgb, canvas_mask, placed, mode, modifiers, rng))
-        pastes.append(Paste(crop_index, class_id, placed.box_xyxy_px, mode, round(float(angle), 4)))
+        placed, angle, canvas_rgb, canvas_mask, used = found
+        mode_name = modes[int(rng.integers(len(modes)))] if len(modes) > 1 else modes[0]
+        paste_masks.append(paste_object(image, canvas_rgb, canvas_mask, placed, mode_name, modifiers, rng))
+        pastes.append(Paste(crop_index, class_id, placed.box_xyxy_px, mode_name, round(float(angle), 4),
+                            placement=used))
         occupied = np.concatenate([occupied, np.asarray([placed.box_xyxy_px], np.float64)])
     paste_boxes = np.asarray([p.box_xyxy_px for p in pastes], np.float64).reshape(-1, 4)
     paste_ids = np.asarray([p.class_id for p in pastes], np.int64)

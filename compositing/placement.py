@@ -2,16 +2,17 @@
 
 Sizes come from the background dataset itself: a pasted object's label box ``(w, h)`` is drawn
 jointly from the real boxes of its class (one real box, times a small log-normal jitter), so the
-synthetic boxes follow the real size distribution. Orientation is then chosen so that the
-*rotated* object's tight box has exactly that size (up to the mask's shape and pixel rounding):
+synthetic boxes follow the real size distribution (orientation then fits the object to that box,
+see :mod:`compositing.orientation`).
 
-- ``90``: a multiple of 90 degrees; the object is ``(w, h)`` or ``(h, w)`` before rotation.
-- ``any``: ``90 k + phi``. When the crop tells the object's aspect (an elongated mask or letterbox),
-  ``phi`` is the angle at which that object has exactly the sampled box, so a car filling a square
-  box lies diagonally. Otherwise the object size ``(a, b)`` is solved from ``a cos + b sin = w``,
-  ``a sin + b cos = h``, which has a positive solution only for ``|tan phi| < min(w, h) / max(w, h)``,
-  so ``phi`` is drawn inside that range.
-- ``none``: no rotation.
+Placement modes are a registry, ``PLACEMENTS``: each proposes a box size and, optionally, the
+centre it should have; the composer renders the object at that size and positions it.
+
+- ``uniform``: a real size of the class, anywhere in the image that breaks no rule.
+- ``context``: beside a real object of the same image, at the gap, size and orientation real
+  objects of that class have beside such an object elsewhere in the dataset (see
+  :mod:`compositing.context`). An image without real boxes, or one where no such place is free,
+  falls back to ``uniform`` with a counted warning.
 
 Overlap is intersection over the smaller box's area ("intersection over area"), so a small box
 cannot hide under a large one even when their IoU is tiny.
@@ -19,18 +20,15 @@ cannot hide under a large one even when their IoU is tiny.
 
 from __future__ import annotations
 
+import difflib
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
-ROTATIONS = ("90", "any", "none")
-# Objects whose long side is this much longer than the short side keep their long axis along
-# the sampled box's long axis (fewer stretched crops); squarer ones get a random quarter turn.
-ELONGATED = 1.2
-# Fraction of the feasible angle range used for free rotation: at the limit one side is 0 px.
-ANGLE_RANGE = 0.8
+from blendaug.compositing.context import GroundModel, NeighbourModel, looks_like_ground
 
 
 def parse_range(text: str) -> tuple[int, int]:
@@ -87,84 +85,6 @@ def sample_box_size(rng: np.random.Generator, sizes_wh: np.ndarray, jitter: floa
     if max_wh is not None:
         factor = min(factor, max_wh[0] / w, max_wh[1] / h)
     return float(w * factor), float(h * factor)
-
-
-def object_size_for_box(box_wh: tuple[float, float], angle_deg: float) -> tuple[float, float]:
-    """Object size ``(a, b)`` before rotation whose rotated rectangle has tight box ``box_wh``.
-
-    ``angle_deg`` must be ``90 k + phi`` with ``|tan phi| < min(w, h) / max(w, h)``.
-    """
-    w, h = box_wh
-    k = int(round(angle_deg / 90.0))
-    phi = math.radians(angle_deg - 90.0 * k)
-    if k % 2:
-        w, h = h, w
-    c, s = math.cos(abs(phi)), math.sin(abs(phi))
-    if s < 1e-12:
-        return w, h
-    det = c * c - s * s
-    if abs(det) < 1e-6:
-        raise ValueError(f"object size is not unique at {angle_deg} degrees")
-    a, b = (w * c - h * s) / det, (h * c - w * s) / det
-    if a <= 0 or b <= 0:
-        raise ValueError(f"no object of box size {box_wh} at {angle_deg} degrees")
-    return a, b
-
-
-def _elongated(aspect: float | None) -> bool:
-    return aspect is not None and (aspect >= ELONGATED or aspect <= 1 / ELONGATED)
-
-
-def _aspect_angle(box_wh: tuple[float, float], aspect: float) -> tuple[float, tuple[float, float]] | None:
-    """Angle (degrees, >= 0) and size ``(a, b)`` of an object with ``a / b = aspect`` whose rotated box is ``box_wh``.
-
-    From ``w = a cos + b sin``, ``h = a sin + b cos`` with ``a = r b``: ``tan = (h r - w) / (w r - h)``.
-    None when no angle in [0, 45] degrees fits (the box is more elongated than the object).
-    """
-    w, h = box_wh
-    r = aspect
-    num, den = h * r - w, w * r - h
-    if den == 0 or num / den < 0 or num / den > 1:
-        return None
-    theta = math.atan(num / den)
-    c, s = math.cos(theta), math.sin(theta)
-    b = w / (r * c + s)
-    return math.degrees(theta), (r * b, b)
-
-
-def orient_object(rng: np.random.Generator, rotate: str, box_wh: tuple[float, float],
-                  object_aspect: float | None = None) -> tuple[float, tuple[float, float]]:
-    """Draw a rotation (degrees, counter-clockwise) and the object size before it, for label box ``box_wh``.
-
-    Args:
-        rotate: ``90``, ``any`` or ``none``.
-        object_aspect: width / height of the object inside its crop, when known. An elongated object
-            is turned so its long side runs along the box's long side; with ``any`` its angle is the
-            one at which an object of that aspect has exactly this box (a car filling a square box
-            lies diagonally), with a random sign.
-
-    Returns:
-        ``(angle, (a, b))``: rotating an ``a x b`` rectangle by ``angle`` gives the box ``box_wh``.
-    """
-    w, h = box_wh
-    if rotate == "none":
-        return 0.0, (w, h)
-    quarter = int(rng.integers(4))
-    if _elongated(object_aspect) and _elongated(w / h):
-        same_axis = (object_aspect > 1) == (w > h)
-        quarter = 2 * (quarter // 2) + (0 if same_axis else 1)
-    frame = (h, w) if quarter % 2 else (w, h)  # the box in the object's own (unrotated) frame
-    if rotate == "90":
-        return 90.0 * quarter, frame
-    sign = 1.0 if rng.random() < 0.5 else -1.0
-    if _elongated(object_aspect):
-        fit = _aspect_angle(frame, object_aspect)
-        if fit is not None:
-            return 90.0 * quarter + sign * fit[0], fit[1]
-        return 90.0 * quarter, frame  # the box is longer than the object: no tilt fits, stretch it
-    phi = math.degrees(float(rng.uniform(0.0, math.atan(min(w, h) / max(w, h)) * ANGLE_RANGE)))
-    angle = 90.0 * quarter + sign * phi
-    return angle, object_size_for_box(box_wh, angle)
 
 
 def ioa(box: np.ndarray, others: np.ndarray) -> np.ndarray:
@@ -265,3 +185,165 @@ def place_object(
             continue
         return Placement(x0, y0, box)
     return None
+
+
+def place_at(
+    mask_hard: np.ndarray,
+    centre_xy: tuple[float, float],
+    image_wh: tuple[int, int],
+    occupied_xyxy: np.ndarray,
+    max_overlap: float,
+    truncate: float = 0.0,
+) -> Placement | None:
+    """Put an object canvas whose hard mask is ``mask_hard`` (H, W) bool with its mask box centred on ``centre_xy``.
+
+    The same rules as :func:`place_object` (visible fraction, overlap with ``occupied_xyxy``), at one
+    position instead of random ones.
+
+    Returns:
+        the placement, or None when that position breaks a rule.
+    """
+    bx1, by1, bw, bh = cv2.boundingRect(mask_hard.view(np.uint8))
+    if bw == 0:
+        return None
+    w, h = image_wh
+    x0 = int(math.floor(centre_xy[0] - bw / 2.0 + 0.5)) - bx1
+    y0 = int(math.floor(centre_xy[1] - bh / 2.0 + 0.5)) - by1
+    box = (x0 + bx1, y0 + by1, x0 + bx1 + bw, y0 + by1 + bh)
+    if box[0] < 0 or box[1] < 0 or box[2] > w or box[3] > h:
+        if truncate <= 0:
+            return None
+        seen = visible_box(mask_hard, x0, y0, image_wh)
+        if seen is None or (seen[2] - seen[0]) * (seen[3] - seen[1]) < (1.0 - truncate) * bw * bh - 1e-9:
+            return None
+        box = seen
+    others = np.asarray(occupied_xyxy, dtype=np.float64).reshape(-1, 4).tolist()
+    if _overlaps(box, others, max_overlap):
+        return None
+    return Placement(x0, y0, box)
+
+
+def box_fits(box_xyxy: tuple[float, float, float, float], image_wh: tuple[int, int], occupied_xyxy: list[list[float]],
+             max_overlap: float, truncate: float = 0.0) -> bool:
+    """Whether a nominal box keeps ``1 - truncate`` of its area inside the image and clear of ``occupied_xyxy``.
+
+    A cheap test on the box a placement aims at, before its object is rendered.
+    """
+    x1, y1, x2, y2 = box_xyxy
+    w, h = image_wh
+    iw, ih = min(x2, w) - max(x1, 0.0), min(y2, h) - max(y1, 0.0)
+    if iw <= 0 or ih <= 0 or iw * ih < (1.0 - truncate) * (x2 - x1) * (y2 - y1) - 1e-9:
+        return False
+    return not _overlaps(box_xyxy, occupied_xyxy, max_overlap)
+
+
+@dataclass
+class Scene:
+    """What a placement mode may look at in one background: its size, real boxes and the dataset's statistics.
+
+    Attributes:
+        sizes_by_class: real ``(w, h)`` sizes ``(N_c, 2)`` per class id, from the background dataset.
+        neighbours: the dataset's neighbour templates (the ``context`` mode's knowledge), or None.
+        max_overlap, truncate, size_jitter: the composite's rules (see ``CompositeConfig``).
+    """
+
+    image_wh: tuple[int, int]
+    boxes_xyxy_px: np.ndarray
+    class_ids: np.ndarray
+    sizes_by_class: list[np.ndarray]
+    neighbours: NeighbourModel | None = None
+    max_overlap: float = 0.1
+    truncate: float = 0.0
+    size_jitter: float = 0.0
+    ground: GroundModel | None = None  # the colours of the ground the real objects stand on
+    _fitting: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+
+    @property
+    def max_wh(self) -> tuple[float, float]:
+        """The largest box an object may have: the image, plus what may stick out of it."""
+        return self.image_wh[0] * (1.0 + self.truncate), self.image_wh[1] * (1.0 + self.truncate)
+
+    def sizes(self, class_id: int) -> np.ndarray:
+        """The real sizes of ``class_id`` that fit this image (computed once per class)."""
+        if class_id not in self._fitting:
+            self._fitting[class_id] = sizes_that_fit(self.sizes_by_class[class_id], self.max_wh)
+        return self._fitting[class_id]
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A label-box size to render an object at and, when the mode chooses it, the centre its box should have."""
+
+    box_wh: tuple[float, float]
+    centre_xy: tuple[float, float] | None = None
+
+
+def propose_uniform(rng: np.random.Generator, scene: Scene, class_id: int, occupied_xyxy: list[list[float]],
+                    tries: int) -> Proposal | None:
+    """A real size of the class (no centre: the object goes anywhere that breaks no rule)."""
+    box_wh = sample_box_size(rng, scene.sizes(class_id), scene.size_jitter, scene.max_wh)
+    return None if box_wh is None else Proposal(box_wh)
+
+
+def propose_context(rng: np.random.Generator, scene: Scene, class_id: int, occupied_xyxy: list[list[float]],
+                    tries: int) -> Proposal | None:
+    """A place beside a real box of the scene, from the dataset's neighbour templates.
+
+    Draws up to ``tries`` (anchor, template) pairs and returns the first whose box is inside the
+    image and clear of ``occupied_xyxy`` (the object is rendered only for that one).
+
+    Returns:
+        None when the scene has no real box, the dataset never showed ``class_id`` beside another
+        object, or no drawn place was free.
+    """
+    model = scene.neighbours
+    boxes = np.asarray(scene.boxes_xyxy_px, np.float64).reshape(-1, 4)
+    if model is None or len(boxes) == 0 or not model.knows(class_id):
+        return None
+    anchors, anchor_ids = boxes.tolist(), np.asarray(scene.class_ids).reshape(-1).tolist()
+    for _ in range(tries):
+        a = int(rng.integers(len(anchors)))
+        drawn = model.draw(rng, anchors[a], anchor_ids[a], class_id, scene.size_jitter, scene.max_wh)
+        if drawn is None:
+            return None
+        (w, h), (cx, cy) = drawn
+        box = (cx - w / 2.0, cy - h / 2.0, cx + w / 2.0, cy + h / 2.0)
+        if not box_fits(box, scene.image_wh, occupied_xyxy, scene.max_overlap, scene.truncate):
+            continue
+        if scene.ground is not None and not looks_like_ground(scene.ground, box):
+            continue
+        return Proposal((w, h), (cx, cy))
+    return None
+
+
+ProposeFn = Callable[[np.random.Generator, Scene, int, list[list[float]], int], Proposal | None]
+
+
+@dataclass(frozen=True)
+class PlacementMode:
+    """A placement mode: its proposer, and the mode to use where it cannot place (None: skip the object)."""
+
+    propose: ProposeFn
+    fallback: str | None = None
+    needs_boxes: bool = False  # it places relative to the image's real boxes
+    description: str = ""
+
+
+PLACEMENTS: dict[str, PlacementMode] = {
+    "uniform": PlacementMode(propose_uniform, description="a real size of the class, anywhere free"),
+    "context": PlacementMode(propose_context, fallback="uniform", needs_boxes=True,
+                             description="beside a real object, at the gap, size and orientation real objects have"),
+}
+
+
+def get_placement(name: str) -> PlacementMode:
+    """The placement mode ``name``.
+
+    Raises:
+        ValueError: an unknown name, with the closest known one.
+    """
+    if name not in PLACEMENTS:
+        close = difflib.get_close_matches(name, list(PLACEMENTS), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ValueError(f"placement: unknown mode {name!r} ({hint}choose from {', '.join(PLACEMENTS)})")
+    return PLACEMENTS[name]

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from blendaug.data.atomic import atomic_dir
-from blendaug.data.errors import ConfigError, DataError
+from blendaug.data.errors import ConfigError
 from blendaug.data.imageio import encode_image
 from blendaug.data.model import ImageRecord
 from blendaug.data.toyworld_draw import (
@@ -41,19 +41,12 @@ from blendaug.data.toyworld_draw import (
     vehicle_shadow,
 )
 from blendaug.data.toyworld_ground import ground_image, stain_mask
-from blendaug.data.toyworld_layout import (  # noqa: F401  (SURFACE_* re-exported: the mask codes)
-    GRASS,
-    SURFACE_DRIVABLE,
-    SURFACE_OTHER,
-    SURFACE_PARKING,
-    Layout,
-    make_layout,
-)
+from blendaug.data.toyworld_layout import GRASS, Layout, make_layout
+from blendaug.data.toyworld_surfaces import SURFACES_DIR
 from blendaug.data.yolo import data_yaml_text, format_label_lines
 
 TOYWORLD_NAMES = ("car", "van", "truck")
 GROUP_REGEX = r"^(scene\d+)_"
-SURFACES_DIR = "surfaces"  # beside images/ and labels/: one surface mask per image
 
 # Body (length, width) ranges in px at vehicle_scale 1, and a height that sets shadow length.
 VEHICLE_DIMS = {
@@ -293,38 +286,11 @@ def render_scene(cfg: ToyworldConfig, scene_id: int, n_frames: int | None = None
     return frames
 
 
-def surface_path_for(image_path: str | os.PathLike) -> Path:
-    """Where toyworld keeps an image's surface mask: the last ``images`` folder becomes ``surfaces``, suffix ``.png``.
-
-    ``OUT/images/train/scene0000_00.jpg`` -> ``OUT/surfaces/train/scene0000_00.png``. YOLO readers
-    (blendaug's and ultralytics') list only ``images/``, so the masks travel unseen beside the data.
-    """
-    parts = list(Path(image_path).parts)
-    for i in range(len(parts) - 2, -1, -1):
-        if parts[i] == "images":
-            parts[i] = SURFACES_DIR
-            return Path(*parts).with_suffix(".png")
-    raise ValueError(f"{image_path}: not under an 'images' folder")
-
-
-def read_surface(path: str | os.PathLike) -> np.ndarray:
-    """A surface mask written by :func:`generate_toyworld`: (H, W) uint8 codes ``SURFACE_*``.
-
-    Raises:
-        DataError: the file is missing or not a single-channel PNG.
-    """
-    mask = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if mask is None or mask.ndim != 2:
-        raise DataError(f"{path}: not a toyworld surface mask (a single-channel PNG)")
-    return mask
-
-
 def generate_toyworld(out: str | os.PathLike, cfg: ToyworldConfig, overwrite: bool = False) -> Path:
     """Write ``cfg.n_images`` toyworld frames as a YOLO dataset (all in split ``train``) to ``out``.
 
-    Beside ``images/`` and ``labels/``, ``surfaces/train/<name>.png`` holds each frame's surface mask,
-    (size, size) uint8: ``SURFACE_DRIVABLE`` (1) on roads, ``SURFACE_PARKING`` (2) on lots and parking
-    lanes, ``SURFACE_OTHER`` (0) elsewhere. The folder appears only when complete (see
+    Beside ``images/`` and ``labels/``, ``surfaces/train/<name>.png`` holds each frame's surface mask
+    (see :mod:`data.toyworld_surfaces`). The folder appears only when complete (see
     :func:`data.atomic.atomic_dir`).
 
     Returns:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from blendaug.compositing.crops import CropPool, CropRecord, LoadedCrop
+from blendaug.compositing.masks import MASKS, object_extent
 from blendaug.data.imageio import save_image
 from blendaug.data.model import Dataset, ImageRecord
 from blendaug.data.yolo import write_yolo
@@ -52,3 +54,33 @@ def make_crops(root: Path, kind: str = "gan", n_per_class: int = 3, size: int = 
         writer.writeheader()
         writer.writerows(rows)
     return out
+
+
+class MemoryPool(CropPool):
+    """A crop pool over in-memory crops; crop i has class ``class_ids[i]`` (default ``i % n_classes``)."""
+
+    def __init__(self, crops: list[np.ndarray], mask: str = "rect", n_classes: int = 1,
+                 class_ids: list[int] | None = None, names: tuple[str, ...] = ("car",)) -> None:
+        ids = class_ids if class_ids is not None else [i % n_classes for i in range(len(crops))]
+        super().__init__([CropRecord(Path(f"c{i}.png"), f"c{i}.png", names[c % len(names)], c, "high")
+                          for i, c in enumerate(ids)], mask)
+        for i, crop in enumerate(crops):
+            m = MASKS[mask](crop, None)
+            self._cache[i] = LoadedCrop(crop, m, object_extent(m))
+
+
+def crops_from_frames(frames, n: int = 24, size: int = 48) -> MemoryPool:
+    """Square real crops (10 % context padding) of the first boxes of ``frames`` (toyworld Frames), as a pool."""
+    import cv2
+
+    boxes = [(f, box, c) for f in frames
+             for box, c in zip(f.boxes_xyxy_px.tolist(), f.class_ids.tolist(), strict=True)][:n]
+    crops, ids = [], []
+    for f, (x1, y1, x2, y2), c in boxes:
+        side = 1.2 * max(x2 - x1, y2 - y1)
+        cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+        y0, x0 = int(max(0, cy - side / 2)), int(max(0, cx - side / 2))
+        cut = f.image_rgb[y0:int(cy + side / 2), x0:int(cx + side / 2)]
+        crops.append(cv2.resize(cut, (size, size), interpolation=cv2.INTER_AREA))
+        ids.append(c)
+    return MemoryPool(crops, class_ids=ids, names=("car", "van", "truck"))

@@ -31,10 +31,25 @@ def test_composite_then_view(run_cli, backgrounds, gan_crops, tmp_path):
     assert len(np.unique(img.reshape(-1, 3), axis=0)) > 50  # images and boxes were drawn, not a blank sheet
 
 
+def test_composite_ratio_mode_and_placement(run_cli, backgrounds, gan_crops, tmp_path):
+    out = tmp_path / "arm"
+    proc = run_cli("composite", backgrounds, gan_crops, out, "--ratio", "0.5", "--mode", "replace", "--placement",
+                   "uniform", "--seed", "2", check=True)
+    assert "2 real images replaced" in proc.stdout and "4 train images in all" in proc.stdout
+    summary = json.loads((out / "composite.json").read_text())
+    assert (summary["ratio"], summary["mode"], summary["config"]["placement"]) == (0.5, "replace", "uniform")
+    assert len(read_yolo(out).split("train")) == 4
+    assert {json.loads(line)["placement"] for line in (out / "meta.jsonl").read_text().splitlines()} == {"uniform"}
+
+
 def test_composite_bad_input_is_one_line_error(run_cli, backgrounds, gan_crops, tmp_path):
     proc = run_cli("composite", backgrounds, gan_crops, tmp_path / "o", "--blend", "sparkle")
     assert proc.returncode == 2 and proc.stderr.startswith("error: ") and "sparkle" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+    for flags, word in ((["--placement", "contex"], "did you mean 'context'"), (["--mode", "swap"], "add, replace"),
+                        (["--ratio", "3", "--mode", "replace"], "<= 1")):
+        proc = run_cli("composite", backgrounds, gan_crops, tmp_path / "o", *flags)
+        assert proc.returncode == 2 and word in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     proc = run_cli("composite", backgrounds, gan_crops, tmp_path / "o", "--split", "test")
     assert proc.returncode == 2 and "test" in proc.stderr
     proc = run_cli("view", backgrounds, tmp_path / "sheet.gif")

@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from blendaug.compositing.compose import CompositeConfig, compose_image, render_object
-from blendaug.compositing.crops import CropPool, CropRecord, LoadedCrop
-from blendaug.compositing.masks import MASKS, object_extent, object_region
+from blendaug.compositing.masks import object_region
 from blendaug.compositing.placement import ioa
-
-
-class MemoryPool(CropPool):
-    """A crop pool over in-memory crops (class id i % n_classes)."""
-
-    def __init__(self, crops: list[np.ndarray], mask: str = "rect", n_classes: int = 1) -> None:
-        super().__init__([CropRecord(Path(f"c{i}.png"), f"c{i}.png", "car", i % n_classes, "high")
-                          for i in range(len(crops))], mask)
-        for i, crop in enumerate(crops):
-            m = MASKS[mask](crop, None)
-            self._cache[i] = LoadedCrop(crop, m, object_extent(m))
-
+from tests.compositing.builders import MemoryPool
 
 SIZES = [np.array([[20.0, 40.0], [36.0, 18.0], [25.0, 25.0], [50.0, 30.0]])]
 
@@ -104,7 +90,7 @@ def test_no_valid_placement_is_counted_not_raised():
     bg = np.full((30, 30, 3), 100, np.uint8)
     pool = MemoryPool([_solid((255, 0, 0))])
     warnings = Warnings()
-    cfg = CompositeConfig(per_image=(3, 3), max_overlap=0.0)
+    cfg = CompositeConfig(per_image=(3, 3), max_overlap=0.0, placement="uniform")
     comp = compose_image(bg, np.array([[0, 0, 30, 30.0]]), np.array([0]), pool, [np.array([[10.0, 10.0]])], cfg,
                          np.random.default_rng(0), warnings, "tiny.jpg")
     assert comp.pastes == [] and np.array_equal(comp.image, bg)
@@ -142,3 +128,29 @@ def test_buffer_and_in_place_give_the_same_composite():
     read_only.flags.writeable = False
     copied = compose_image(read_only, *args, np.random.default_rng(5), out=read_only)
     assert copied.image is not read_only and np.array_equal(copied.image, fresh.image)
+
+
+def test_uniform_placement_is_the_placement_before_modes_existed():
+    """``placement: uniform`` draws exactly what compose_image drew before placement modes (commit ec4cf19).
+
+    The digest covers the composite pixels, labels and paste records for three configs and five seeds; it
+    was computed with that commit's code. If numpy or OpenCV change their arithmetic, recompute it there.
+    """
+    import hashlib
+
+    rng = np.random.default_rng(0)
+    bg = rng.integers(60, 140, (160, 192, 3), dtype=np.uint8)
+    boxes, ids = np.array([[10, 10, 34, 26], [60, 90, 76, 122], [120, 20, 150, 40]], float), np.array([0, 1, 0])
+    pool = MemoryPool([rng.integers(0, 255, (32, 32, 3), dtype=np.uint8) for _ in range(6)], n_classes=2)
+    sizes = [np.array([[24.0, 16.0], [16.0, 32.0], [30.0, 20.0]]), np.array([[20.0, 40.0], [36.0, 18.0]])]
+    h = hashlib.sha256()
+    for kw in ({}, {"rotate": "any", "truncate": 0.2, "per_image": (2, 6)}, {"blend": "all+noise", "max_overlap": 0.5}):
+        cfg = CompositeConfig(**kw, placement="uniform")
+        for seed in range(5):
+            comp = compose_image(bg, boxes, ids, pool, sizes, cfg, np.random.default_rng([seed, 1]))
+            h.update(comp.image.tobytes())
+            h.update(comp.boxes_xyxy_px.tobytes())
+            h.update(comp.class_ids.tobytes())
+            for p in comp.pastes:
+                h.update(repr((p.crop_index, p.class_id, p.box_xyxy_px, p.blend, p.angle, p.kept)).encode())
+    assert h.hexdigest() == "c6d167763473ec601ea94472a0455d5c97a15b475966271f7fe81b6cf009a0bb"

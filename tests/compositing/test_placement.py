@@ -1,4 +1,4 @@
-"""Placement: sizes from real boxes, orientation, overlap and truncation rules."""
+"""Placement: sizes from real boxes, overlap and truncation rules."""
 
 from __future__ import annotations
 
@@ -8,12 +8,16 @@ import numpy as np
 import pytest
 
 from blendaug.compositing.placement import (
+    PLACEMENTS,
+    Scene,
+    box_fits,
     box_sizes_by_class,
+    get_placement,
     ioa,
-    object_size_for_box,
-    orient_object,
     parse_range,
+    place_at,
     place_object,
+    propose_uniform,
     sample_box_size,
     sizes_that_fit,
     visible_box,
@@ -48,59 +52,6 @@ def test_sample_box_size_draws_real_pairs_jointly_and_respects_max():
     assert all(w <= 10.5 for w, _ in clamped) and any(w < 10 for w, _ in clamped)
     w, h = sample_box_size(rng, sizes, jitter=0.1)
     assert math.isclose(w / h, 0.5) or math.isclose(w / h, 6.0)
-
-
-def test_object_size_for_box_quarter_turns_swap_sides():
-    assert object_size_for_box((40, 80), 0) == (40, 80)
-    assert object_size_for_box((40, 80), 90) == (80, 40)
-    assert object_size_for_box((40, 80), 180) == (40, 80)
-
-
-def test_object_size_for_box_solves_the_rotated_rectangle():
-    for box, angle in (((50, 50), 30.0), ((40, 80), 15.0), ((80, 40), 100.0), ((60, 45), -20.0)):
-        a, b = object_size_for_box(box, angle)
-        c, s = abs(math.cos(math.radians(angle))), abs(math.sin(math.radians(angle)))
-        assert a > 0 and b > 0
-        assert math.isclose(a * c + b * s, box[0], rel_tol=1e-9)
-        assert math.isclose(a * s + b * c, box[1], rel_tol=1e-9)
-    # 50x50 at 30 degrees is a square of side 50 / (cos 30 + sin 30).
-    assert math.isclose(object_size_for_box((50, 50), 30.0)[0], 50 / (math.cos(math.pi / 6) + 0.5))
-    with pytest.raises(ValueError):
-        object_size_for_box((20, 80), 40.0)
-
-
-def _rotated_rect_box(ab, angle):
-    c, s = abs(math.cos(math.radians(angle))), abs(math.sin(math.radians(angle)))
-    return ab[0] * c + ab[1] * s, ab[0] * s + ab[1] * c
-
-
-def test_orient_object_gives_the_sampled_box_in_every_mode():
-    rng = np.random.default_rng(0)
-    assert orient_object(rng, "none", (40, 80)) == (0.0, (40, 80))
-    quarters = {orient_object(rng, "90", (40, 80))[0] for _ in range(60)}
-    assert quarters == {0.0, 90.0, 180.0, 270.0}
-    for aspect in (None, 1.0, 2.2, 0.4):
-        for box in ((40, 80), (60, 58), (90, 30)):
-            for _ in range(40):
-                angle, ab = orient_object(rng, "any", box, aspect)
-                assert ab[0] > 0 and ab[1] > 0
-                w, h = _rotated_rect_box(ab, angle)
-                assert math.isclose(w, box[0], rel_tol=1e-9) and math.isclose(h, box[1], rel_tol=1e-9)
-
-
-def test_orient_object_keeps_an_elongated_object_along_the_box():
-    rng = np.random.default_rng(0)
-    # A tall box and a wide object: an odd quarter turn; and the reverse.
-    assert {orient_object(rng, "90", (40, 80), object_aspect=2.0)[0] for _ in range(40)} == {90.0, 270.0}
-    assert {orient_object(rng, "90", (40, 80), object_aspect=0.5)[0] for _ in range(40)} == {0.0, 180.0}
-    # A car (2:1) filling a square box lies on the diagonal, its aspect kept.
-    for _ in range(20):
-        angle, (a, b) = orient_object(rng, "any", (60, 60), object_aspect=2.0)
-        assert math.isclose(abs(angle - 90 * round(angle / 90)), 45.0)
-        assert math.isclose(max(a, b) / min(a, b), 2.0)
-    # A box exactly the object's shape: no tilt.
-    angle, (a, b) = orient_object(rng, "any", (80, 40), object_aspect=2.0)
-    assert angle % 180 == 0 and (a, b) == (80, 40)
 
 
 def test_ioa_is_intersection_over_the_smaller_area():
@@ -151,3 +102,43 @@ def test_visible_box_clips_to_the_mask_pixels_inside():
     assert visible_box(mask, 10, 10, (100, 100)) == (11, 11, 14, 14)
     assert visible_box(mask, -2, -1, (100, 100)) == (0, 0, 2, 3)
     assert visible_box(mask, 99, 0, (100, 100)) is None
+
+
+def test_place_at_centres_the_mask_box_and_keeps_the_rules():
+    mask = np.zeros((12, 14), bool)
+    mask[2:10, 3:11] = True  # an 8x8 object inside a padded canvas
+    p = place_at(mask, (20.0, 30.0), (64, 64), np.zeros((0, 4)), 0.1)
+    assert p.box_xyxy_px == (16, 26, 24, 34) and (p.x0, p.y0) == (13, 24)
+    assert place_at(mask, (20.0, 30.0), (64, 64), np.array([[18, 28, 30, 40]], float), 0.1) is None  # overlaps
+    assert place_at(mask, (20.0, 30.0), (64, 64), np.array([[23, 33, 30, 40]], float), 0.1) is not None  # 1 px of 49
+    assert place_at(mask, (2.0, 30.0), (64, 64), np.zeros((0, 4)), 0.1) is None  # sticks out, no truncation
+    cut = place_at(mask, (2.0, 30.0), (64, 64), np.zeros((0, 4)), 0.1, truncate=0.5)
+    assert cut.box_xyxy_px == (0, 26, 6, 34)  # 6 of 8 columns stay visible
+    assert place_at(mask, (0.0, 30.0), (64, 64), np.zeros((0, 4)), 0.1, truncate=0.4) is None  # only half
+
+
+def test_box_fits_checks_inside_and_overlap():
+    assert box_fits((10, 10, 20, 20), (64, 64), [], 0.1)
+    assert not box_fits((-5, 10, 5, 20), (64, 64), [], 0.1)
+    assert box_fits((-5, 10, 5, 20), (64, 64), [], 0.1, truncate=0.5)
+    assert not box_fits((10, 10, 20, 20), (64, 64), [[15, 15, 30, 30]], 0.1)
+    assert box_fits((10, 10, 20, 20), (64, 64), [[15, 15, 30, 30]], 0.25)
+
+
+def test_placement_registry_and_did_you_mean():
+    assert set(PLACEMENTS) >= {"uniform", "context"}
+    assert get_placement("uniform").fallback is None and get_placement("context").fallback == "uniform"
+    with pytest.raises(ValueError, match="did you mean 'context'"):
+        get_placement("contxt")
+    with pytest.raises(ValueError, match="choose from uniform, context"):
+        get_placement("zzz")
+
+
+def test_uniform_proposals_are_the_real_sizes_with_no_centre():
+    sizes = [np.array([[10.0, 20.0], [30.0, 5.0]])]
+    scene = Scene((64, 64), np.zeros((0, 4)), np.zeros(0, np.int64), sizes)
+    a, b = np.random.default_rng(3), np.random.default_rng(3)
+    for _ in range(20):
+        proposal = propose_uniform(a, scene, 0, [], 30)
+        assert proposal.centre_xy is None and proposal.box_wh == sample_box_size(b, sizes[0])
+    assert propose_uniform(a, Scene((4, 4), np.zeros((0, 4)), np.zeros(0), sizes), 0, [], 30) is None  # none fits

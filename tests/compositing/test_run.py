@@ -15,7 +15,7 @@ from scipy.stats import ks_2samp
 from blendaug.compositing.compose import CompositeConfig, compose_image
 from blendaug.compositing.crops import CropPool, read_crop_index
 from blendaug.compositing.placement import box_sizes_by_class
-from blendaug.compositing.run import run_composite
+from blendaug.compositing.run import composite_counts, run_composite
 from blendaug.data.errors import ConfigError, DataError, Warnings
 from blendaug.data.imageio import load_image_rgb
 from blendaug.data.yolo import read_yolo
@@ -198,7 +198,7 @@ def test_pasted_widths_follow_the_real_box_widths(tmp_path):
     sizes = box_sizes_by_class([im.boxes_xyxy_px for im in ds.images], [im.class_ids for im in ds.images], 1)
     crops = make_crops(tmp_path, classes=("car",), n_per_class=4, size=64)
     pool = CropPool(read_crop_index(crops, ["car"]), "rect")
-    cfg = CompositeConfig(per_image=(4, 4), blend="none")
+    cfg = CompositeConfig(per_image=(4, 4), blend="none", placement="uniform")
     widths: list[int] = []
     k = 0
     while len(widths) < 500:
@@ -256,3 +256,102 @@ def test_unchanged_images_fall_back_to_symlinks(backgrounds, gan_crops, tmp_path
     val = sorted((tmp_path / "out" / "images" / "val").iterdir())
     assert val and all(p.is_symlink() and p.resolve().is_file() for p in val)
     assert not any(p.is_symlink() for p in (tmp_path / "out" / "images" / "train").glob("*__cp*"))
+
+
+def test_composite_counts_whole_and_fractional_ratios():
+    assert composite_counts(8, 1.0, 0).tolist() == [1] * 8
+    assert composite_counts(8, 3, 0).tolist() == [3] * 8
+    quarter = composite_counts(8, 0.25, 0)
+    assert sorted(quarter.tolist()) == [0] * 6 + [1] * 2
+    assert np.array_equal(quarter, composite_counts(8, 0.25, 0))  # seeded
+    assert any(not np.array_equal(quarter, composite_counts(8, 0.25, s)) for s in range(1, 6))
+    mixed = composite_counts(10, 2.5, 3)
+    assert sorted(mixed.tolist()) == [2] * 5 + [3] * 5 and mixed.sum() == 25
+    assert composite_counts(3, 0.1, 0).sum() == 0  # round(0.3): nothing to draw
+
+
+def _split_counts(root: Path) -> dict[str, int]:
+    ds = read_yolo(root)
+    return {s: len(ds.split(s)) for s in ds.splits_present()}
+
+
+@pytest.mark.parametrize("ratio, expected", [(0.25, 1), (1, 4), (4, 16)])
+def test_add_mode_writes_ratio_composites_per_real_image(backgrounds, gan_crops, tmp_path, ratio, expected):
+    out = tmp_path / "out"
+    summary = run_composite(backgrounds, gan_crops, out, CompositeConfig(), seed=2, ratio=ratio, progress=False)
+    names = [im.path.name for im in read_yolo(out).split("train")]
+    assert sum("__cp" in n for n in names) == expected == summary["synthetic_images"] == summary["composites"]
+    assert summary["real_images"] == 4 and summary["split_images"] == 4 + expected == len(names)
+    assert summary["ratio"] == ratio and summary["mode"] == "add" and summary["replaced"] == 0
+    assert _split_counts(out)["val"] == 2 and _split_counts(out)["test"] == 1
+    saved = json.loads((out / "composite.json").read_text())
+    assert {k: saved[k] for k in ("real_images", "synthetic_images", "split_images")} == {
+        "real_images": 4, "synthetic_images": expected, "split_images": 4 + expected}
+    meta = [json.loads(x) for x in (out / "meta.jsonl").read_text().splitlines()]
+    assert {m["image"].split("/")[1] for m in meta} == {"train"}  # val and test never receive a paste
+
+
+@pytest.mark.parametrize("ratio", [0.5, 1.0])
+def test_replace_mode_keeps_the_split_size(backgrounds, gan_crops, tmp_path, ratio):
+    out = tmp_path / "out"
+    summary = run_composite(backgrounds, gan_crops, out, CompositeConfig(), seed=4, ratio=ratio, mode="replace",
+                            progress=False)
+    train = read_yolo(out).split("train")
+    stems = sorted(im.path.stem.split("__cp")[0] for im in train)
+    assert len(train) == 4 == summary["split_images"] and stems == [f"train_{i:02d}" for i in range(4)]
+    replaced = [im for im in train if "__cp" in im.path.name]
+    assert len(replaced) == summary["replaced"] == summary["synthetic_images"] == int(4 * ratio)
+    assert _split_counts(out) == {"train": 4, "val": 2, "test": 1}
+    src = {im.path.stem: im for im in read_yolo(backgrounds).split("train")}
+    meta = [json.loads(x) for x in (out / "meta.jsonl").read_text().splitlines()]
+    for im in train:
+        if "__cp" not in im.path.name:
+            assert os.path.samefile(im.path, src[im.path.stem].path)  # the untouched real image, linked
+        else:  # its composite: pastes recorded, the real boxes still labelled unless a paste hid them
+            real = src[im.path.stem.split("__cp")[0]]
+            pasted = [m for m in meta if m["image"].endswith(im.path.name)]
+            assert pasted and im.n_boxes == real.n_boxes + sum(m["kept"] for m in pasted) - _hidden(real, im)
+
+
+def _hidden(real, composite) -> int:
+    """Real boxes missing from the composite's labels (hidden by a paste)."""
+    kept = {tuple(np.round(b, 3)) for b in composite.boxes_xyxy_px.tolist()}
+    return sum(tuple(np.round(b, 3)) not in kept for b in real.boxes_xyxy_px.tolist())
+
+
+def test_replace_keeps_a_real_image_whose_composite_got_no_paste(tmp_path):
+    bg = make_backgrounds(tmp_path, n_train=3, size=160)
+    crops = make_crops(tmp_path)
+    cfg = CompositeConfig(per_image=(0, 0))  # no composite receives a paste, so none is written
+    summary = run_composite(bg, crops, tmp_path / "out", cfg, ratio=1, mode="replace", progress=False)
+    assert summary["replaced"] == 0 and summary["split_images"] == 3
+    assert sorted(im.path.name for im in read_yolo(tmp_path / "out").split("train")) == [
+        "train_00.jpg", "train_01.jpg", "train_02.jpg"]
+
+
+def test_ratio_k_is_copies_k_byte_for_byte(backgrounds, gan_crops, tmp_path):
+    cfg = CompositeConfig(blend="all", rotate="any")
+    run_composite(backgrounds, gan_crops, tmp_path / "copies", cfg, seed=3, copies=2, progress=False)
+    run_composite(backgrounds, gan_crops, tmp_path / "ratio", cfg, seed=3, ratio=2, progress=False)
+    assert _digest(tmp_path / "copies") == _digest(tmp_path / "ratio")  # images, labels, meta and summary
+
+
+@pytest.mark.parametrize("ratio, mode", [(0.5, "replace"), (1.5, "add")])
+def test_fractional_ratios_are_identical_for_one_and_two_workers(backgrounds, gan_crops, tmp_path, ratio, mode):
+    cfg = CompositeConfig(blend="gaussian+color")
+    for w in (1, 2):
+        run_composite(backgrounds, gan_crops, tmp_path / f"w{w}", cfg, seed=6, ratio=ratio, mode=mode, workers=w,
+                      progress=False)
+    assert _digest(tmp_path / "w1") == _digest(tmp_path / "w2")
+
+
+def test_bad_ratio_and_mode_are_config_errors(backgrounds, gan_crops, tmp_path):
+    for kwargs, message in (({"ratio": 2, "mode": "replace"}, "<= 1"), ({"ratio": 0}, "> 0"),
+                            ({"mode": "replce"}, "did you mean 'replace'"), ({"ratio": 1, "copies": 1}, "not both"),
+                            ({"mode": "replace", "keep_originals": False}, "no-originals"),
+                            ({"copies": 0}, "copies")):
+        with pytest.raises(ConfigError, match=message):
+            run_composite(backgrounds, gan_crops, tmp_path / "out", CompositeConfig(), progress=False, **kwargs)
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(ConfigError, match="did you mean 'context'"):
+        run_composite(backgrounds, gan_crops, tmp_path / "out", CompositeConfig(placement="contxt"), progress=False)

@@ -15,19 +15,16 @@ import blendaug.data.toyworld as toyworld
 from blendaug.data.errors import BlendaugError, ConfigError
 from blendaug.data.imageio import load_image_rgb
 from blendaug.data.split import group_images
-from blendaug.data.toyworld import (
-    GROUP_REGEX,
+from blendaug.data.toyworld import GROUP_REGEX, TOYWORLD_NAMES, ToyworldConfig, generate_toyworld, render_scene
+from blendaug.data.toyworld_draw import Vehicle, box_xyxy, draw_vehicle
+from blendaug.data.toyworld_surfaces import (
     SURFACE_DRIVABLE,
     SURFACE_OTHER,
     SURFACE_PARKING,
-    TOYWORLD_NAMES,
-    ToyworldConfig,
-    generate_toyworld,
+    centres_on_surface,
     read_surface,
-    render_scene,
     surface_path_for,
 )
-from blendaug.data.toyworld_draw import Vehicle, box_xyxy, draw_vehicle
 from blendaug.data.yolo import read_yolo
 
 
@@ -198,8 +195,7 @@ def test_each_image_has_a_surface_mask_and_every_vehicle_stands_on_a_surface(med
         surface = read_surface(surface_path_for(rec.path))
         assert surface.shape == (rec.height, rec.width) and surface.dtype == np.uint8
         seen |= set(np.unique(surface).tolist())
-        centres = ((rec.boxes_xyxy_px[:, :2] + rec.boxes_xyxy_px[:, 2:]) / 2).astype(int).clip(0, rec.width - 1)
-        assert (surface[centres[:, 1], centres[:, 0]] != SURFACE_OTHER).all(), rec.path.name
+        assert centres_on_surface(rec.boxes_xyxy_px, surface).all(), rec.path.name
     assert seen == {SURFACE_OTHER, SURFACE_DRIVABLE, SURFACE_PARKING}
     # The mask follows the picture: asphalt is darker and greyer than grass, wherever no vehicle stands.
     rec = ds.images[0]
@@ -208,6 +204,13 @@ def test_each_image_has_a_surface_mask_and_every_vehicle_stands_on_a_surface(med
     greenness = img[:, :, 1] - (img[:, :, 0] + img[:, :, 2]) / 2
     if (surface == SURFACE_OTHER).any():
         assert np.median(greenness[surface != SURFACE_OTHER]) < np.median(greenness[surface == SURFACE_OTHER])
+
+
+def test_centres_on_surface_reads_the_centre_pixel():
+    surface = np.zeros((10, 20), np.uint8)
+    surface[2:5, 10:15] = SURFACE_PARKING
+    boxes = np.array([[10, 2, 14, 6], [0, 0, 4, 4], [18, 8, 30, 20], [-10, -10, -2, -2], [12, 4, 12.9, 4.9]], float)
+    assert centres_on_surface(boxes, surface).tolist() == [True, False, False, False, True]
 
 
 def test_surface_path_mirrors_the_image_path():
