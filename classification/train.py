@@ -52,8 +52,10 @@ def cpu_cores() -> int:
 
 
 def use_all_cores() -> int:
-    """Give torch every core again: ultralytics lowers torch's thread count for the rest of the process."""
-    torch.set_num_threads(cpu_cores())
+    """Give torch every core again (ultralytics lowers torch's thread count for the rest of the process), or
+    ``$BLENDAUG_TORCH_THREADS`` when set: an executor packing several jobs on one machine sets it per job."""
+    env = os.environ.get("BLENDAUG_TORCH_THREADS", "").strip()
+    torch.set_num_threads(int(env) if env.isdigit() and int(env) > 0 else cpu_cores())
     return torch.get_num_threads()
 
 

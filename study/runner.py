@@ -20,28 +20,29 @@ from blendaug.study.executor import Executor, NodeEvent, get_executor
 from blendaug.study.graph import Plan, build_plan, resolve_device
 
 
-def make_executor(cfg: StudyConfig) -> Executor:
+def make_executor(cfg: StudyConfig, verbose: bool = False) -> Executor:
+    """The configured executor; options it does not take (e.g. ``address`` for ``local``) are left out."""
+    from blendaug.study.executor import executor_options
+
     ex = cfg.executor
-    options = {k: v for k, v in ex.model_dump(exclude={"kind"}).items() if v is not None}
-    if ex.kind == "local":
-        options = {}
+    valid = executor_options(ex.kind)
+    options = {k: v for k, v in ex.model_dump(exclude={"kind"}).items() if v is not None and k in valid}
+    if "verbose" in valid:
+        options["verbose"] = verbose
     return get_executor(ex.kind, **options)
 
 
+def _header(cfg: StudyConfig, plan: Plan) -> dict:
+    return {"cells": ", ".join(c.name or "(one)" for c in plan.cells), "arms": ", ".join(cfg.arm_specs()),
+            "seeds": cfg.seeds, "replicate": cfg.replicate, "executor": cfg.executor.kind}
+
+
 def dry_run_text(cfg: StudyConfig, out: Path) -> str:
-    """The plan of ``cfg`` in ``out``: every node, and whether it is done already."""
-    from blendaug.study.steps import is_done
+    """The plan of ``cfg`` in ``out``: cells, arms, seeds, the nodes to run and already done, a time estimate."""
+    from blendaug.study.console import format_plan
 
     plan = build_plan(cfg, Path(out).absolute())
-    lines = [f"cells: {', '.join(c.name or '(one)' for c in plan.cells)}; arms: {', '.join(cfg.arm_specs())}; "
-             f"seeds: {cfg.seeds}; replicate: {cfg.replicate}"]
-    done = 0
-    for n in plan.nodes:
-        finished = is_done(n.folder, n.fingerprint)
-        done += finished
-        lines.append(f"  {'done' if finished else 'todo'}  {n.id}")
-    lines.append(f"{len(plan.nodes)} nodes: {done} done, {len(plan.nodes) - done} to run")
-    return "\n".join(lines)
+    return format_plan(plan.nodes, header=_header(cfg, plan), workers=cfg.executor.workers or 1)
 
 
 def run_study(cfg: StudyConfig, out: Path, executor: Executor | None = None,
@@ -51,21 +52,18 @@ def run_study(cfg: StudyConfig, out: Path, executor: Executor | None = None,
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
     plan = build_plan(cfg, out)
-    executor = executor or make_executor(cfg)
+    executor = executor or make_executor(cfg, verbose)
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
+    from blendaug.study.console import Console
 
-    def on_event(e: NodeEvent) -> None:
-        if e.state == "done":
-            log(f"[{e.node.id}] done in {e.result.seconds:.0f} s")
-            timings[e.node.id] = e.result.seconds
-        elif e.state == "skipped":
-            log(f"[{e.node.id}] skipped (done)")
-            timings[e.node.id] = e.result.seconds
-        elif e.state == "failed":
-            log(f"[{e.node.id}] failed: {e.error}")
+    with Console(plan.nodes) as console:
+        def on_event(e: NodeEvent) -> None:
+            console(e)
+            if e.state in ("done", "skipped") and e.result is not None:
+                timings[e.node.id] = e.result.seconds
 
-    executor.run(plan.nodes, on_event=on_event)
+        executor.run(plan.nodes, on_event=on_event)
     from blendaug.study.reportbuild import write_results_and_report
 
     env = _environment(cfg, timings, time.perf_counter() - t_start)

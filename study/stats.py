@@ -349,12 +349,3 @@ def mean_sd(values: Sequence[float]) -> tuple[float, float]:
 def relative_change_pct(arm_value: float, base_value: float) -> float:
     """``(arm - base) / base * 100``, as the seed paper reported gains; NaN when the base is 0."""
     return float("nan") if base_value == 0 else (arm_value - base_value) / abs(base_value) * 100.0
-
-
-# The per-seed-averaged image statistics that study/results.py still calls until it moves to contrast_stats.
-from blendaug.study.stats_legacy import (  # noqa: E402, F401
-    bootstrap_diff_ci,
-    paired_permutation_p,
-    sign_flip_p,
-    summarize,
-)
