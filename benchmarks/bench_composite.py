@@ -8,6 +8,10 @@ Printed in the same run, on the same images:
 
 Targets: gaussian at most 1.5x the decode+encode cost, gaussian+color at most 1.6x; our poisson faster than the
 naive clone.
+
+Placement (toyworld, which knows its drivable and parking surfaces): the share of pasted boxes whose
+centre lies on a drivable or parking surface, for ``uniform`` and ``context`` on the same seeds and
+crops, and the compose time of each (no decode or encode: placement alone differs).
 Backgrounds: ../shared/data/drone_view_vehicles_cats when present (crops cut from its own boxes),
 else generated textured backgrounds and crops.
 
@@ -36,10 +40,14 @@ REPO = Path(__file__).resolve().parents[1]
 
 from blendaug.compositing.blend import BLEND_MODES, poisson_clone  # noqa: E402
 from blendaug.compositing.compose import CompositeConfig, compose_image, render_object  # noqa: E402
+from blendaug.compositing.context import learn_neighbours  # noqa: E402
 from blendaug.compositing.crops import CropPool, CropRecord, LoadedCrop  # noqa: E402
 from blendaug.compositing.masks import MASKS, object_extent  # noqa: E402
 from blendaug.compositing.placement import box_sizes_by_class, place_object, sample_box_size  # noqa: E402
+from blendaug.data.errors import Warnings  # noqa: E402
 from blendaug.data.imageio import encode_image, load_image_rgb  # noqa: E402
+from blendaug.data.toyworld import ToyworldConfig, render_scene  # noqa: E402
+from blendaug.data.toyworld_surfaces import centres_on_surface  # noqa: E402
 from blendaug.data.yolo import read_yolo  # noqa: E402
 
 REAL = REPO.parent / "shared" / "data" / "drone_view_vehicles_cats"
@@ -61,8 +69,9 @@ def pin_malloc_thresholds() -> str:
 class MemoryPool(CropPool):
     """Crops held in memory, masked once (as the workers' cache does after the first use)."""
 
-    def __init__(self, crops: list[np.ndarray]) -> None:
-        super().__init__([CropRecord(Path(f"{i}.png"), f"{i}.png", "car", 0, "high") for i in range(len(crops))],
+    def __init__(self, crops: list[np.ndarray], class_ids: list[int] | None = None) -> None:
+        ids = class_ids if class_ids is not None else [0] * len(crops)
+        super().__init__([CropRecord(Path(f"{i}.png"), f"{i}.png", "car", c, "high") for i, c in enumerate(ids)],
                          "rect")
         for i, crop in enumerate(crops):
             m = MASKS["rect"](crop, None)
@@ -109,13 +118,18 @@ def interleaved(candidates: dict, repeat: int) -> dict[str, float]:
     return best
 
 
-def run_mode(encoded, boxes, pool, sizes, blend: str) -> None:
-    """Decode, composite (in place, as the workers do for one copy per background) and encode every background."""
-    cfg = CompositeConfig(per_image=(PER_IMAGE, PER_IMAGE), blend=blend)
+def run_mode(encoded, boxes, pool, sizes, mode: str, neighbours=None) -> None:
+    """Decode, composite (in place, as the workers do for one copy per background) and encode every background.
+
+    ``mode`` is a blend spec, placed uniformly (the placement these targets were set with), or
+    ``<blend> @<placement>``.
+    """
+    blend, _, placement = mode.partition(" @")
+    cfg = CompositeConfig(per_image=(PER_IMAGE, PER_IMAGE), blend=blend, placement=placement or "uniform")
     for i, (data, b) in enumerate(zip(encoded, boxes, strict=True)):
         bg = load_image_rgb(data)
         comp = compose_image(bg, b, np.zeros(len(b), np.int64), pool, sizes, cfg, np.random.default_rng([0, i]),
-                             out=bg)
+                             out=bg, neighbours=neighbours)
         encode_image(comp.image, ".jpg")
 
 
@@ -169,10 +183,56 @@ def clone_only(clone_inputs, bg: np.ndarray, ours: bool) -> None:
                 cv2.seamlessClone(src, bg, mask, centre, cv2.NORMAL_CLONE)
 
 
+def square_crop(rgb: np.ndarray, box, size: int = 64) -> np.ndarray:
+    """The box with 10 % context on each side, squared and resized (as ``data crops`` cuts them)."""
+    x1, y1, x2, y2 = box
+    half = 0.6 * max(x2 - x1, y2 - y1)
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    cut = rgb[int(max(0, cy - half)):int(cy + half), int(max(0, cx - half)):int(cx + half)]
+    return cv2.resize(cut, (size, size), interpolation=cv2.INTER_AREA)
+
+
+def placement_lines(n_scenes: int, repeat: int) -> list[str]:
+    """Share of pasted centres on toyworld's drivable/parking surfaces and compose time, per placement mode."""
+    frames = [f for s in range(n_scenes) for f in render_scene(ToyworldConfig(n_images=4 * n_scenes, seed=11), s)]
+    cut = [(f, box, c) for f in frames for box, c in zip(f.boxes_xyxy_px, f.class_ids.tolist(), strict=True)][:48]
+    pool = MemoryPool([square_crop(f.image_rgb, box) for f, box, _ in cut], [c for *_, c in cut])
+    boxes, ids = [f.boxes_xyxy_px for f in frames], [f.class_ids for f in frames]
+    sizes = box_sizes_by_class(boxes, ids, 3)
+    neighbours = learn_neighbours(boxes, ids, [f.image_rgb.shape[1::-1] for f in frames])
+    shares, fallbacks = {}, {}
+
+    def compose_all(placement: str, record: bool = False) -> None:
+        cfg = CompositeConfig(per_image=(PER_IMAGE, PER_IMAGE), placement=placement)
+        on, fell = [], 0
+        for i, f in enumerate(frames):
+            comp = compose_image(f.image_rgb, f.boxes_xyxy_px, f.class_ids, pool, sizes, cfg,
+                                 np.random.default_rng([0, i]), Warnings(), neighbours=neighbours)
+            if record:
+                on += centres_on_surface(np.reshape([p.box_xyxy_px for p in comp.pastes], (-1, 4)), f.surface).tolist()
+                fell += sum(p.placement != placement for p in comp.pastes)
+        if record:
+            shares[placement], fallbacks[placement] = float(np.mean(on)), (fell, len(on))
+
+    modes = ("uniform", "context")
+    for m in modes:
+        compose_all(m, record=True)
+    t = interleaved({m: (lambda m=m: compose_all(m)) for m in modes}, repeat)
+    lines = [f"placement on toyworld ({len(frames)} images of {frames[0].image_rgb.shape[1]} px, {PER_IMAGE} "
+             f"objects each, the same seeds and crops; real vehicles: "
+             f"{np.mean(np.concatenate([centres_on_surface(f.boxes_xyxy_px, f.surface) for f in frames])):.3f}):"]
+    for m in modes:
+        fell, n = fallbacks[m]
+        lines.append(f"  {m:<8}: {shares[m]:.3f} of pasted centres on a drivable or parking surface "
+                     f"({n} pastes, {fell} placed by the fallback), compose {t[m] / len(frames) * 1e3:5.2f} ms/image")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=40)
     parser.add_argument("--repeat", type=int, default=5, help="runs per measurement; the fastest counts")
+    parser.add_argument("--scenes", type=int, default=16, help="toyworld scenes (4 images each) for placement")
     args = parser.parse_args()
     cv2.setNumThreads(1)  # per core: one process, one OpenCV thread
     malloc_note = pin_malloc_thresholds()
@@ -181,13 +241,14 @@ def main() -> None:
     n = len(encoded)
     print(f"compositing benchmark: {what}, {PER_IMAGE} objects/image, JPEG out, 1 core (cv2 threads = 1), "
           f"CPU time, best of {args.repeat}, {malloc_note}")
-    modes = [*BLEND_MODES, "all", "gaussian+color", "gaussian+noise", "gaussian+color+noise"]
+    modes = [*BLEND_MODES, "all", "gaussian+color", "gaussian+noise", "gaussian+color+noise", "gaussian @context"]
+    neighbours = learn_neighbours(boxes, [np.zeros(len(b), np.int64) for b in boxes], [(SIZE, SIZE)] * len(boxes))
     for mode in modes:
-        run_mode(encoded[:2], boxes[:2], pool, sizes, mode)  # warm up (imports, first LAB conversion)
+        run_mode(encoded[:2], boxes[:2], pool, sizes, mode, neighbours)  # warm up (imports, first conversions)
     clone_inputs = naive_clone_inputs(encoded, boxes, pool, sizes)
     bg = load_image_rgb(encoded[0])
     candidates = {"reference": lambda: run_reference(encoded)}
-    candidates.update({m: (lambda m=m: run_mode(encoded, boxes, pool, sizes, m)) for m in modes})
+    candidates.update({m: (lambda m=m: run_mode(encoded, boxes, pool, sizes, m, neighbours)) for m in modes})
     candidates["naive"] = lambda: run_naive(encoded, clone_inputs)
     candidates["clone ours"] = lambda: clone_only(clone_inputs, bg, True)
     candidates["clone naive"] = lambda: clone_only(clone_inputs, bg, False)
@@ -207,6 +268,8 @@ def main() -> None:
     print(f"targets: gaussian <= 1.5x decode+encode: {g:.2f}x {'OK' if g <= 1.5 else 'MISSED'}; "
           f"gaussian+color <= 1.6x: {c:.2f}x {'OK' if c <= 1.6 else 'MISSED'}; "
           f"poisson faster than naive seamlessClone: {naive / p:.2f}x {'OK' if p < naive else 'MISSED'}")
+    for line in placement_lines(args.scenes, args.repeat):
+        print(line)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from blendaug.compositing.context import GroundModel, NeighbourModel, looks_like_ground
+from blendaug.compositing.context import GroundModel, NeighbourModel, find_place
 
 
 def parse_range(text: str) -> tuple[int, int]:
@@ -223,20 +223,6 @@ def place_at(
     return Placement(x0, y0, box)
 
 
-def box_fits(box_xyxy: tuple[float, float, float, float], image_wh: tuple[int, int], occupied_xyxy: list[list[float]],
-             max_overlap: float, truncate: float = 0.0) -> bool:
-    """Whether a nominal box keeps ``1 - truncate`` of its area inside the image and clear of ``occupied_xyxy``.
-
-    A cheap test on the box a placement aims at, before its object is rendered.
-    """
-    x1, y1, x2, y2 = box_xyxy
-    w, h = image_wh
-    iw, ih = min(x2, w) - max(x1, 0.0), min(y2, h) - max(y1, 0.0)
-    if iw <= 0 or ih <= 0 or iw * ih < (1.0 - truncate) * (x2 - x1) * (y2 - y1) - 1e-9:
-        return False
-    return not _overlaps(box_xyxy, occupied_xyxy, max_overlap)
-
-
 @dataclass
 class Scene:
     """What a placement mode may look at in one background: its size, real boxes and the dataset's statistics.
@@ -287,33 +273,18 @@ def propose_uniform(rng: np.random.Generator, scene: Scene, class_id: int, occup
 
 def propose_context(rng: np.random.Generator, scene: Scene, class_id: int, occupied_xyxy: list[list[float]],
                     tries: int) -> Proposal | None:
-    """A place beside a real box of the scene, from the dataset's neighbour templates.
-
-    Draws up to ``tries`` (anchor, template) pairs and returns the first whose box is inside the
-    image and clear of ``occupied_xyxy`` (the object is rendered only for that one).
+    """A place beside a real box of the scene, from the dataset's neighbour templates (:func:`context.find_place`).
 
     Returns:
-        None when the scene has no real box, the dataset never showed ``class_id`` beside another
-        object, or no drawn place was free.
+        None when the scene has no real box or neighbour model, the dataset never showed ``class_id``
+        beside another object, or no drawn place was free.
     """
-    model = scene.neighbours
-    boxes = np.asarray(scene.boxes_xyxy_px, np.float64).reshape(-1, 4)
-    if model is None or len(boxes) == 0 or not model.knows(class_id):
+    if scene.neighbours is None or len(scene.boxes_xyxy_px) == 0:
         return None
-    anchors, anchor_ids = boxes.tolist(), np.asarray(scene.class_ids).reshape(-1).tolist()
-    for _ in range(tries):
-        a = int(rng.integers(len(anchors)))
-        drawn = model.draw(rng, anchors[a], anchor_ids[a], class_id, scene.size_jitter, scene.max_wh)
-        if drawn is None:
-            return None
-        (w, h), (cx, cy) = drawn
-        box = (cx - w / 2.0, cy - h / 2.0, cx + w / 2.0, cy + h / 2.0)
-        if not box_fits(box, scene.image_wh, occupied_xyxy, scene.max_overlap, scene.truncate):
-            continue
-        if scene.ground is not None and not looks_like_ground(scene.ground, box):
-            continue
-        return Proposal((w, h), (cx, cy))
-    return None
+    found = find_place(rng, scene.neighbours, scene.ground, scene.boxes_xyxy_px, scene.class_ids, class_id,
+                       occupied_xyxy, scene.image_wh, scene.max_overlap, scene.truncate, scene.size_jitter,
+                       scene.max_wh, tries)
+    return None if found is None else Proposal(*found)
 
 
 ProposeFn = Callable[[np.random.Generator, Scene, int, list[list[float]], int], Proposal | None]

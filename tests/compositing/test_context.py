@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from blendaug.compositing.compose import CompositeConfig, compose_image
-from blendaug.compositing.context import ground_model, learn_neighbours, looks_like_ground
+from blendaug.compositing.context import find_place, ground_model, learn_neighbours, looks_like_ground
 from blendaug.compositing.placement import box_sizes_by_class, ioa
 from blendaug.data.errors import Warnings
 from blendaug.data.toyworld import ToyworldConfig, render_scene
@@ -24,10 +22,23 @@ def test_templates_of_a_row_are_its_side_by_side_neighbours_in_the_landscape_fra
     # Left and right cars have one neighbour within reach, the middle one two; the truck none (too far).
     assert len(model) == 4
     assert model.anchor_class.tolist() == [0] * 4 and model.neighbour_class.tolist() == [0] * 4
-    # Upright anchors are transposed: the row runs along v, offset 25 / 16 mean widths, sizes (34, 16).
+    # Upright anchors are transposed: the row runs along v, offset 25 / 16 mean widths, the same size.
     np.testing.assert_allclose(np.abs(model.offset_uv), [[0, 25 / 16]] * 4)
     assert sorted(model.offset_uv[:, 1].tolist()) == [-25 / 16] * 2 + [25 / 16] * 2
-    np.testing.assert_allclose(model.size_wh, [[34, 16]] * 4)
+    np.testing.assert_allclose(model.size_rel, [[1, 1]] * 4)
+
+
+def test_a_van_beside_a_car_is_learned_relative_to_the_car_and_drawn_at_the_anchors_scale():
+    pair = np.array([[20, 40, 36, 74], [45, 34, 65, 80]], float)  # car 16 x 34, van 20 x 46, 10 px gap
+    model = learn_neighbours([pair], [np.array([0, 1])], [(200, 120)], k=1, reach=3.0)
+    car_anchor = np.flatnonzero(model.anchor_class == 0)[0]
+    np.testing.assert_allclose(model.size_rel[car_anchor], [46 / 34, 20 / 16])  # landscape frame of the car
+    np.testing.assert_allclose(model.offset_uv[car_anchor], [0, 27 / 18])
+    # Beside a car twice as big (a lower flight), the van is twice as big, at the same relative gap.
+    big = np.array([[40.0, 20.0, 72.0, 88.0]])
+    wh, centres = model.draw(np.random.default_rng(0), big, [0], 1, 20)
+    np.testing.assert_allclose(wh, [[40, 92]] * 20)
+    assert set(np.round(centres[:, 0], 6).tolist()) == {56 - 54, 56 + 54} and (centres[:, 1] == 54).all()
 
 
 def test_boxes_on_the_border_and_lone_boxes_teach_nothing():
@@ -42,21 +53,36 @@ def test_boxes_on_the_border_and_lone_boxes_teach_nothing():
 def test_draw_puts_the_new_object_beside_the_anchor_at_the_learned_gap():
     model = learn_neighbours([ROW], [ROW_IDS], [(200, 120)], k=2, reach=2.0)
     rng = np.random.default_rng(0)
-    upright = (100.0, 40.0, 116.0, 74.0)
-    sideways = (100.0, 40.0, 134.0, 56.0)
-    centres = set()
-    for _ in range(40):
-        (w, h), (cx, cy) = model.draw(rng, upright, 0, 0)
-        assert (w, h) == (16, 34) and cy == 57.0 and cx in (108 - 25, 108 + 25)
-        centres.add(cx)
-        (w, h), (cx, cy) = model.draw(rng, sideways, 0, 0)  # the row turns with the anchor
-        assert (w, h) == (34, 16) and cx == 117.0 and cy in (48 - 25, 48 + 25)
-    assert centres == {83.0, 133.0}  # both sides of the row
-    assert model.draw(rng, upright, 0, 1) is None and not model.knows(1)  # no van ever stood beside anything
+    upright = np.array([[100.0, 40.0, 116.0, 74.0]])
+    sideways = np.array([[100.0, 40.0, 134.0, 56.0]])
+    wh, centres = model.draw(rng, upright, [0], 0, 40)
+    assert (wh == [16, 34]).all() and (centres[:, 1] == 57).all()
+    assert set(centres[:, 0].tolist()) == {108 - 25, 108 + 25}  # both sides of the row, at the learned pitch
+    wh, centres = model.draw(rng, sideways, [0], 0, 40)  # the row turns with the anchor
+    assert (wh == [34, 16]).all() and (centres[:, 0] == 117).all() and set(centres[:, 1].tolist()) == {23, 73}
+    assert model.draw(rng, upright, [0], 1, 5) is None and not model.knows(1)  # no van ever stood beside anything
     # An anchor of an unseen class borrows every anchor's templates for the class asked for.
-    assert model.draw(rng, upright, 2, 0)[0] == (16, 34)
-    (w, h), _ = model.draw(rng, upright, 0, 0, size_jitter=0.3, max_wh=(12.0, 99.0))
-    assert w <= 12.0 + 1e-9 and math.isclose(h / w, 34 / 16)
+    assert (model.draw(rng, upright, [2], 0, 5)[0] == [16, 34]).all()
+    wh, _ = model.draw(rng, upright, [0], 0, 30, size_jitter=0.3, max_wh=(12.0, 99.0))
+    assert (wh[:, 0] <= 12.0 + 1e-9).all() and np.allclose(wh[:, 1] / wh[:, 0], 34 / 16)
+    # Several anchors: every place is beside one of them.
+    both = np.concatenate([upright, [[20.0, 40.0, 36.0, 74.0]]])
+    _, centres = model.draw(rng, both, [0, 0], 0, 60)
+    assert set(centres[:, 0].tolist()) == {83, 133, 3, 53}
+
+
+def test_find_place_returns_a_free_place_on_the_ground_and_none_when_all_is_taken():
+    img, boxes = _lot_and_lawn()
+    ids = np.zeros(len(boxes), np.int64)
+    model, ground = learn_neighbours([boxes], [ids], [(240, 160)]), ground_model(img, boxes)
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        (w, h), (cx, cy) = find_place(rng, model, ground, boxes, ids, 0, boxes, (240, 160), 0.1, 0.0, 0.0, None, 64)
+        box = np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2])
+        assert ioa(box, boxes).max() <= 0.1 and cx + w / 2 <= 120 and looks_like_ground(ground, tuple(box))
+    everything = np.array([[0, 0, 240, 160]], float)
+    assert find_place(rng, model, ground, boxes, ids, 0, everything, (240, 160), 0.1, 0.0, 0.0, None, 64) is None
+    assert find_place(rng, model, ground, boxes, ids, 1, boxes, (240, 160), 0.1, 0.0, 0.0, None, 64) is None
 
 
 def _lot_and_lawn():

@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
+from blendaug.compositing.context import boxes_fit
 from blendaug.compositing.placement import (
     PLACEMENTS,
     Scene,
-    box_fits,
     box_sizes_by_class,
     get_placement,
     ioa,
@@ -117,12 +117,19 @@ def test_place_at_centres_the_mask_box_and_keeps_the_rules():
     assert place_at(mask, (0.0, 30.0), (64, 64), np.zeros((0, 4)), 0.1, truncate=0.4) is None  # only half
 
 
-def test_box_fits_checks_inside_and_overlap():
-    assert box_fits((10, 10, 20, 20), (64, 64), [], 0.1)
-    assert not box_fits((-5, 10, 5, 20), (64, 64), [], 0.1)
-    assert box_fits((-5, 10, 5, 20), (64, 64), [], 0.1, truncate=0.5)
-    assert not box_fits((10, 10, 20, 20), (64, 64), [[15, 15, 30, 30]], 0.1)
-    assert box_fits((10, 10, 20, 20), (64, 64), [[15, 15, 30, 30]], 0.25)
+def test_boxes_fit_checks_inside_and_overlap_like_place_object():
+    boxes = np.array([[10, 10, 20, 20], [-5, 10, 5, 20], [-8, 10, 2, 20], [40, 40, 50, 50]], float)
+    assert boxes_fit(boxes, (64, 64), np.zeros((0, 4)), 0.1).tolist() == [True, False, False, True]
+    assert boxes_fit(boxes, (64, 64), np.zeros((0, 4)), 0.1, truncate=0.5).tolist() == [True, True, False, True]
+    occupied = np.array([[15, 15, 30, 30], [0, 0, 100, 100]], float)  # 25 % of the first box; all of each
+    assert boxes_fit(boxes, (64, 64), occupied[:1], 0.1).tolist() == [False, False, False, True]
+    assert boxes_fit(boxes, (64, 64), occupied[:1], 0.25).tolist() == [True, False, False, True]
+    assert not boxes_fit(boxes, (64, 64), occupied, 0.9).any()  # inside a big box: intersection over the smaller
+    rng = np.random.default_rng(0)
+    random_boxes = np.sort(rng.uniform(-10, 70, (200, 2, 2)), axis=1).transpose(0, 2, 1).reshape(-1, 4)[:, [0, 2, 1, 3]]
+    for box, ok in zip(random_boxes, boxes_fit(random_boxes, (64, 64), occupied[:1], 0.1), strict=True):
+        inside = box[0] >= 0 and box[1] >= 0 and box[2] <= 64 and box[3] <= 64
+        assert ok == (inside and ioa(box, occupied[:1]).max() <= 0.1), box
 
 
 def test_placement_registry_and_did_you_mean():
