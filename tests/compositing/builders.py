@@ -69,12 +69,13 @@ class MemoryPool(CropPool):
             self._cache[i] = LoadedCrop(crop, m, object_extent(m))
 
 
-def crops_from_frames(frames, n: int = 24, size: int = 48) -> MemoryPool:
-    """Square real crops (10 % context padding) of the first boxes of ``frames`` (toyworld Frames), as a pool."""
+def crops_from_frames(frames, per_class: int = 8, size: int = 48) -> MemoryPool:
+    """Square real crops (10 % context padding) of the first ``per_class`` boxes of each class in ``frames``
+    (toyworld Frames), as a pool."""
     import cv2
 
-    boxes = [(f, box, c) for f in frames
-             for box, c in zip(f.boxes_xyxy_px.tolist(), f.class_ids.tolist(), strict=True)][:n]
+    every = [(f, box, c) for f in frames for box, c in zip(f.boxes_xyxy_px.tolist(), f.class_ids.tolist(), strict=True)]
+    boxes = [b for cls in sorted({c for *_, c in every}) for b in [b for b in every if b[2] == cls][:per_class]]
     crops, ids = [], []
     for f, (x1, y1, x2, y2), c in boxes:
         side = 1.2 * max(x2 - x1, y2 - y1)

@@ -206,14 +206,20 @@ def test_toyworld_share_of_pasted_centres_on_drivable_or_parking_surface():
     model = learn_neighbours(boxes, ids, [(320, 320)] * len(frames))
     share = {}
     for placement in ("uniform", "context"):
-        on = []
+        on, long_side = [], {c: [] for c in range(3)}
         for i, f in enumerate(frames):
             comp = compose_image(f.image_rgb, f.boxes_xyxy_px, f.class_ids, pool, sizes,
                                  CompositeConfig(per_image=(4, 4), placement=placement), np.random.default_rng([0, i]),
                                  neighbours=model)
             on += centres_on_surface(np.array([p.box_xyxy_px for p in comp.pastes]).reshape(-1, 4), f.surface).tolist()
+            for p in comp.pastes:
+                x1, y1, x2, y2 = p.box_xyxy_px
+                long_side[p.class_id].append(max(x2 - x1, y2 - y1))
         share[placement] = float(np.mean(on))
         assert len(on) == 4 * len(frames)
+        for c in range(3):  # both modes paste each class at its real size
+            real = np.median(sizes[c].max(axis=1))
+            assert len(long_side[c]) > 10 and abs(np.median(long_side[c]) / real - 1) < 0.1, (placement, c)
     print(f"share of pasted centres on a drivable or parking surface: {share}")
     assert all(centres_on_surface(f.boxes_xyxy_px, f.surface).all() for f in frames)  # the real ones: all
-    assert share["context"] >= 0.9 and share["context"] - share["uniform"] >= 0.1, share
+    assert share["context"] >= 0.88 and share["context"] - share["uniform"] >= 0.12, share
