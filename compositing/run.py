@@ -3,16 +3,21 @@
 Output layout (``OUT``), a YOLO dataset ultralytics can train on directly:
 
 - ``images/<split>/...`` and ``labels/<split>/...``: the composited split (``train`` by default)
-  holds the original images (hard links, or symlinks across filesystems) *and* ``copies``
-  composites of each, named ``<stem>__cp<k><suffix>``; a study arm is originals + composites.
-  Every other split (``val``, ``test``) is passed through unchanged, as links: the test split never
-  receives a paste.
-- ``meta.jsonl``: one JSON line per paste (output image, crop file, class, tier, box, blend, mask, angle).
-- ``composite.json``: the settings, the seed and the counts (pastes, dropped boxes, warnings).
+  holds, with ``mode="add"``, the original images (hard links, or symlinks across filesystems) *and*
+  ``ratio`` composites per original (``floor(ratio)`` of each, one more of a seeded subset for the
+  fraction), named ``<stem>__cp<k><suffix>``; with ``mode="replace"``, each chosen original is
+  replaced by its composite, so the split keeps its size. Every other split (``val``, ``test``) is
+  passed through unchanged, as links: the test split never receives a paste.
+- ``meta.jsonl``: one JSON line per paste (output image, crop file, class, tier, box, blend, mask, angle,
+  the placement mode that placed it).
+- ``composite.json``: the settings, the seed and the counts (real, synthetic and replaced images, the
+  split's final size, pastes, dropped boxes, warnings).
 - ``data.yaml``.
 
 Determinism: composite ``k`` of background ``i`` (in the dataset's sorted order) uses
-``np.random.default_rng([seed, i, k])``, so the bytes do not depend on the number of workers.
+``np.random.default_rng([seed, i, k])`` and the fractional subset its own stream, so the bytes do not
+depend on the number of workers. The context placement's neighbour templates are learned once, here,
+from the split's real boxes.
 """
 
 from __future__ import annotations
