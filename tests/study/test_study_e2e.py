@@ -28,7 +28,6 @@ MICRO = ["dataset.toyworld.images=12", "dataset.toyworld.size=128", "gan.epochs=
 
 def _env(tmp: Path) -> dict:
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
     env["YOLO_CONFIG_DIR"] = str(tmp / "yolo_config")
     return env
 
@@ -48,21 +47,28 @@ def smoke_run(tmp_path_factory) -> Path:
 
 
 def test_smoke_results_cover_every_arm_and_seed(smoke_run):
-    results = pd.read_csv(smoke_run / "results.csv")
-    assert list(results.columns) == ["arm", "seed", "task", "metric", "value"]
+    results = pd.read_csv(smoke_run / "results.csv", keep_default_na=False, na_values=[""])
+    assert list(results.columns) == ["cell", "arm", "seed", "task", "metric", "value"]
     for task in ("detection", "classification"):
         got = set(map(tuple, results[results.task == task][["arm", "seed"]].drop_duplicates().to_numpy()))
         assert got == {(a, s) for a in ("baseline", "blended_mixed") for s in (0, 1)}
     maps = results[results.metric == "map50"]["value"]
     assert maps.between(0, 1).all()
+    assert set(results[results.metric == "epochs"].groupby("arm")["value"].first()) == {2, 1}  # equal images
     summary = pd.read_csv(smoke_run / "summary.csv")
-    assert {"mean", "sd", "rel_change_pct", "ci_low", "ci_high", "p_images"} <= set(summary.columns)
+    assert {"mean", "sd", "n_seeds"} <= set(summary.columns)
+    contrasts = pd.read_csv(smoke_run / "contrasts.csv")
+    assert {"diff", "ci_low", "ci_high", "p", "p_holm", "mde"} <= set(contrasts.columns)
+    assert set(contrasts.arm) == {"blended_mixed"} and set(contrasts.reference) == {"baseline"}
     for name in ("report.md", "report.html", "config.yaml", "environment.json"):
         assert (smoke_run / name).is_file()
     md = (smoke_run / "report.md").read_text()
-    for heading in ("## Results", "## Paired statistics", "## GAN quality", "## Composite examples",
-                    "## Training", "## Environment"):
-        assert heading in md
+    headings = [line for line in md.splitlines() if line.startswith("## ")]
+    assert headings[0] == "## Verdict"  # the report opens with the verdict
+    assert "blended_mixed vs baseline, detection map50: " in md and "nan ± nan" not in md
+    for heading in ("## Contrasts", "## Results per arm", "## Contrast details", "## Generator quality",
+                    "## Composite examples", "## Training", "## Data", "## Environment"):
+        assert heading in headings
     for ref in [line.split("](")[1].rstrip(")") for line in md.splitlines() if line.startswith("![")]:
         assert (smoke_run / ref).is_file(), ref
 
@@ -118,17 +124,17 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
 
     resumed = study(tmp_path, killed_out, *MICRO)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert "[data] skipped (done)" in resumed.stdout
-    assert "[detect] baseline seed0 skipped (done)" in resumed.stdout
+    assert "skipped data " in resumed.stdout
+    assert "skipped detect/baseline/seed0 " in resumed.stdout
     a = pd.read_csv(tmp_path / "clean" / "results.csv")
     b = pd.read_csv(killed_out / "results.csv")
     pd.testing.assert_frame_equal(a, b)
 
     # Changing one arm's settings reruns that arm's work only.
-    changed = study(tmp_path, killed_out, *MICRO, "synthetic.copies=2")
+    changed = study(tmp_path, killed_out, *MICRO, "synthetic.ratio=2")
     assert changed.returncode == 0, changed.stderr[-3000:]
     out = changed.stdout
-    for done in ("[data] skipped", "[crops] skipped", "[gan] cdcgan skipped", "[detect] baseline seed0 skipped",
-                 "[classify] baseline seed1 skipped"):
+    for done in ("skipped data ", "skipped crops ", "skipped gan/cdcgan ", "skipped samples/mixed/seed0 ",
+                 "skipped detect/baseline/seed0 ", "skipped classify/baseline/seed1 "):
         assert done in out, out
-    assert "[composite] blended_mixed done" in out and "[detect] blended_mixed seed0 done" in out
+    assert "done    arms/blended_mixed/seed0 " in out and "done    detect/blended_mixed/seed0 " in out
