@@ -36,7 +36,7 @@ class ArmSpec(BaseModel):
                        "all) plus +color/+noise")
     mask: str = Field("rect", description="object mask: rect, ellipse, grabcut, alpha")
     per_image: str = Field("1-4", description="objects pasted per composite, a range 'lo-hi'")
-    placement: str = Field("uniform", description="where pasted objects go (a compositing placement mode)")
+    placement: str = Field("context", description="where pasted objects go (a compositing placement mode)")
     ratio: float = Field(1.0, gt=0, description="synthetic training images per real training image (classifier: "
                          "synthetic crops per real crop)")
     mode: Literal["add", "replace"] = Field("add", description="add composites beside the real images, or "

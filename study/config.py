@@ -91,7 +91,8 @@ class SyntheticSection(_Strict):
                        "plus +color/+noise")
     mask: str = Field("rect", description="object mask: rect (feathered rounded rectangle), ellipse, grabcut, alpha")
     per_image: str = Field("1-4", description="objects pasted per image, a range 'lo-hi'")
-    placement: str = Field("uniform", description="where pasted objects go (a compositing placement mode)")
+    placement: str = Field("context", description="where pasted objects go: context (beside real objects, as "
+                           "they stand) or uniform (anywhere free; the placement before context existed)")
     ratio: float = Field(1.0, gt=0, description="synthetic training images per real one (classifier: synthetic "
                          "crops per real crop)")
     mode: Literal["add", "replace"] = Field("add", description="add composites beside the real images, or replace "

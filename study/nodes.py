@@ -15,7 +15,6 @@ import csv
 import json
 import shutil
 from pathlib import Path
-from typing import Any
 
 from blendaug.data.atomic import atomic_write_text
 from blendaug.data.errors import ConfigError, Warnings
@@ -157,36 +156,17 @@ def node_arm(folder: Path, key: dict, params: dict, inputs: dict) -> StepResult:
             write_classical_dataset(read_yolo(data), out / "dataset", spec["ratio"], seed,
                                     replace=spec["mode"] == "replace")
             return
+        from blendaug.compositing.compose import CompositeConfig
         from blendaug.compositing.placement import parse_range
         from blendaug.compositing.run import run_composite
 
         crops = Path(inputs["samples"]) / "crops" if "samples" in inputs else Path(inputs["train_crops"]) / "train"
-        run_composite(data, crops, out / "dataset", _composite_config(spec, parse_range(spec["per_image"])),
-                      seed=seed, overwrite=True, progress=False, **_amount(spec))
+        cfg = CompositeConfig(per_image=parse_range(spec["per_image"]), blend=spec["blend"], mask=spec["mask"],
+                              placement=spec["placement"])
+        run_composite(data, crops, out / "dataset", cfg, seed=seed, ratio=spec["ratio"], mode=spec["mode"],
+                      overwrite=True, progress=False)
 
     return run_step(folder, key, build)
-
-
-def _composite_config(spec: dict, per_image: tuple[int, int]) -> Any:
-    from blendaug.compositing.compose import CompositeConfig
-
-    fields = {"per_image": per_image, "blend": spec["blend"], "mask": spec["mask"]}
-    if "placement" in CompositeConfig.__dataclass_fields__:
-        fields["placement"] = spec["placement"]
-    return CompositeConfig(**fields)
-
-
-def _amount(spec: dict) -> dict:
-    """run_composite's arguments for how many composites: today's integer copies, or ratio and mode."""
-    import inspect
-
-    from blendaug.compositing.run import run_composite
-
-    if "ratio" in inspect.signature(run_composite).parameters:
-        return {"ratio": spec["ratio"], "mode": spec["mode"]}
-    if spec["mode"] != "add" or spec["ratio"] != int(spec["ratio"]):
-        raise ConfigError("this compositing version supports only mode add with an integer ratio")
-    return {"copies": int(spec["ratio"])}
 
 
 def train_images(data_yaml: Path) -> int:

@@ -46,9 +46,8 @@ def _check_per_image(value: str) -> None:
 
 
 def _check_placement(value: str) -> None:
-    from blendaug.compositing import placement
+    from blendaug.compositing.placement import PLACEMENTS as modes
 
-    modes = getattr(placement, "PLACEMENTS", {"uniform": None})
     if value not in modes:
         raise ValueError(f"unknown placement {value!r}{_suggest(value, list(modes))}; choose from {', '.join(modes)}")
 
