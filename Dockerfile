@@ -17,10 +17,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     YOLO_AUTOINSTALL=0 \
     MPLCONFIGDIR=/tmp/matplotlib
 
-# OpenCV headless still needs these shared libraries.
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends libglib2.0-0 libgl1 libgomp1 \
-    && rm -rf /var/lib/apt/lists/*
+# No apt packages: every wheel below bundles the shared libraries it loads (ldd: OpenCV headless needs no libGL
+# or GLib, torch ships its own libgomp). libglib2.0-0 libgl1 libgomp1 (libgl1 pulls in Mesa and LLVM) were 353 MB.
 
 # Only what the study needs at run time (requirements.txt); tests, lint and the labeling GUI stay out.
 COPY requirements.txt /tmp/requirements.txt
@@ -30,9 +28,12 @@ RUN if [ -n "$TORCH_INDEX_URL" ]; then \
     && pip install -r /tmp/requirements.txt
 # A plain (non-editable) install: the shipped configs are package data, so no source tree stays behind.
 COPY . /tmp/blendaug-src
+# The import writes ultralytics' settings; it also leaves a root-owned $MPLCONFIGDIR that a non-root user
+# could not write, so that goes.
 RUN pip install --no-deps /tmp/blendaug-src \
-    && rm -rf /tmp/blendaug-src \
+    && rm -rf /tmp/blendaug-src /tmp/requirements.txt \
     && python -c "from blendaug.detection.yolo import ultralytics; ultralytics()" \
+    && rm -rf "$MPLCONFIGDIR" \
     && useradd --create-home --uid 1000 blendaug \
     && mkdir -p /data /runs \
     && chmod -R a+rwX /runs "$YOLO_CONFIG_DIR"
