@@ -65,6 +65,14 @@ def ultralytics() -> Any:
 
     omp = os.environ.get("OMP_NUM_THREADS")
     import ultralytics as ul
+    from PIL import Image
+    from ultralytics.utils import patches
+
+    # ultralytics replaces PIL.Image.open for the whole process with a version that, on a file Pillow cannot
+    # identify, installs pi-heif (a download); offline it raises ModuleNotFoundError instead, which turned
+    # every "not an image" error of blendaug's readers into a traceback once a study had imported ultralytics.
+    # blendaug reads no HEIF, so Pillow's own open comes back.
+    Image.open = patches._image_open
 
     # ultralytics sets OMP_NUM_THREADS=1 for child processes; keep the caller's environment as it was.
     if omp is None:

@@ -147,3 +147,21 @@ def test_finished_run_is_reused_or_refused(tmp_path, rect_data):
     assert same["request"] == request  # no-op: returned the record without training
     with pytest.raises(BlendaugError, match="--overwrite"):
         train_detector(rect_data, out, epochs=2, imgsz=64, batch=2, device="cpu")
+
+
+def test_importing_ultralytics_leaves_pillow_errors_alone(tmp_path):
+    # ultralytics patches PIL.Image.open to fetch a HEIF plugin on unreadable files; offline that raised
+    # ModuleNotFoundError from blendaug's image checks instead of their one-line errors.
+    from PIL import Image, UnidentifiedImageError
+
+    from blendaug.data.errors import DataError
+    from blendaug.data.imageio import image_size
+    from blendaug.detection.yolo import ultralytics
+
+    ultralytics()
+    bad = tmp_path / "notes.png"
+    bad.write_text("not an image")
+    with pytest.raises(UnidentifiedImageError):
+        Image.open(bad)
+    with pytest.raises(DataError, match="notes.png"):
+        image_size(bad)
