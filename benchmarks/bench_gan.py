@@ -3,7 +3,8 @@
     python benchmarks/bench_gan.py [--device auto] [--batch 64] [--size 64] [--steps 10]
 
 A step is one discriminator update on one batch (plus the generator update for DCGAN; WGAN-GP
-updates G every 5th step). The reference is pytorch/examples' DCGAN loop written plainly: the same
+updates G every 5th step), and ours includes the generator's moving average (EMA) that training keeps
+for the snapshots. The reference is pytorch/examples' DCGAN loop written plainly: the same
 Generator/Discriminator, BCE, a host sync (``.item()``) every step for logging, D's weight grads
 computed in the G update. On CUDA it also times ours with AMP and with AMP + channels_last.
 """
@@ -12,12 +13,14 @@ from __future__ import annotations
 
 import argparse
 import time
+from copy import deepcopy
 
 import torch
 import torch.nn.functional as F
 
 from blendaug.gan.registry import GAN_ARCHS, get_arch  # noqa: E402
 from blendaug.gan.step import GanPair, StepConfig, train_step  # noqa: E402
+from blendaug.gan.train import ema_decay, update_ema  # noqa: E402
 
 NZ = 100
 
@@ -44,11 +47,14 @@ def time_ours(arch: str, args, amp: bool = False, channels_last: bool = False) -
     y = y if spec.conditional else None
     gen = torch.Generator().manual_seed(2)
     total = torch.zeros((), device=args.device)
+    ema = deepcopy(pair.g).requires_grad_(False)
 
     def run(steps: int, first: int) -> None:
         nonlocal total
         for s in range(first, first + steps):
-            d_loss, _ = train_step(pair, real, y, gen, cfg, g_step=s % spec.n_critic == 0)
+            d_loss, g_loss = train_step(pair, real, y, gen, cfg, g_step=s % spec.n_critic == 0)
+            if g_loss is not None:
+                update_ema(ema, pair.g, ema_decay(0.999, s // spec.n_critic))
             total += d_loss
         total.item()  # the one sync per epoch the progress bar makes
 

@@ -1,6 +1,7 @@
-"""``blendaug gan train|score|sample``: the GAN stage's commands.
+"""``blendaug gan train|score|sample|list``: the generator stage's commands.
 
-Heavy imports (torch) happen inside the commands, so ``blendaug --help`` stays fast.
+Heavy imports (torch) happen inside the commands, so ``blendaug --help`` stays fast. ``train`` builds
+a :class:`blendaug.gan.config.GanConfig` from its flags, so the CLI and the study share one config.
 """
 
 from __future__ import annotations
@@ -13,37 +14,93 @@ from blendaug.data.errors import ConfigError
 from blendaug.gan.cli_score import resolve_device, score
 
 app = typer.Typer(add_completion=False, no_args_is_help=True)
-app.command("score", help="Score every snapshot (FID, KID, PRDC, SSIM, TSTR) and assign quality tiers.")(score)
+app.command("score", help="Score every snapshot against held-out real crops and assign quality tiers.")(score)
+
+
+def parse_snapshot_list(text: str) -> list[int | float]:
+    """``"100,500"`` (steps or epochs) or ``"0.1,0.5,1.0"`` (fractions of the budget) -> numbers."""
+    out: list[int | float] = []
+    for token in (t.strip() for t in text.split(",")):
+        if not token:
+            continue
+        try:
+            out.append(float(token) if "." in token else int(token))
+        except ValueError as e:
+            raise ConfigError(f"--snapshots: {token!r} is not a number (steps, epochs or a fraction like 0.5)") from e
+    return out
+
+
+def build_config(**values):
+    """A GanConfig from CLI values; a bad value is a ConfigError naming its flag."""
+    from pydantic import ValidationError
+
+    from blendaug.gan.config import GanConfig
+
+    try:
+        return GanConfig(**{k: v for k, v in values.items() if v is not None})
+    except ValidationError as e:
+        first = e.errors()[0]
+        flag = "--" + str(first["loc"][0]).replace("_", "-") if first["loc"] else "config"
+        flag = "--arch" if flag == "--archs" else flag
+        raise ConfigError(f"{flag}: {first['msg'].removeprefix('Value error, ')}") from None
 
 
 @app.command("train")
 def train(
     crops: Path = typer.Argument(..., help="Crops folder (output of `blendaug data crops`)."),
     out: Path = typer.Argument(..., help="Run folder; a rerun resumes it, a finished run is left as is."),
-    arch: str = typer.Option("dcgan", "--arch", help="dcgan, cdcgan, wgan-gp or cwgan-gp."),
-    epochs: int = typer.Option(100, "--epochs", min=1, help="Passes over each generator's crops."),
-    snapshots: str = typer.Option("", "--snapshots", help="Epochs to keep, e.g. 5,20,100 (the last always is)."),
-    batch: int = typer.Option(64, "--batch", min=1, help="Batch size (capped at the crops of a class)."),
-    seed: int = typer.Option(0, "--seed", help="Seed of init, noise, batches and DiffAugment."),
+    arch: str = typer.Option("dcgan", "--arch", help="A generator name (`blendaug gan list`)."),
+    steps: int | None = typer.Option(None, "--steps", min=1, help="Budget in optimiser steps [2000]."),
+    epochs: int | None = typer.Option(None, "--epochs", min=1, help="Budget in epochs instead (converted)."),
+    snapshots: str = typer.Option("", "--snapshots", help="Steps (or epochs) 100,500 or fractions 0.1,0.5,1.0."),
+    batch: int = typer.Option(64, "--batch", min=1, help="Batch size (capped at the crops of a generator)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of init, noise, batches, DiffAugment and the hold-out."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
     diffaugment: str = typer.Option("", "--diffaugment", help="DiffAugment policies, e.g. color,translation,cutout."),
-    size: int = typer.Option(64, "--size", help="Image side: 32, 64 or 128."),
-    lr: float | None = typer.Option(None, "--lr", help="Adam learning rate [arch default: 2e-4 DCGAN, 1e-4 WGAN]."),
+    size: int | None = typer.Option(None, "--size", help="Image side: 32, 64 or 128 [the crops' side]."),
+    lr: float | None = typer.Option(None, "--lr", help="Learning rate [the generator's default]."),
     label_smoothing: float = typer.Option(0.0, "--label-smoothing", help="One-sided: real target 1-x ((c)DCGAN)."),
-    width: int = typer.Option(64, "--width", min=1, help="Base channel count of G and D."),
+    width: int = typer.Option(64, "--width", min=1, help="Base channel count of the networks."),
     split: str = typer.Option("train", "--split", help="Crops of this split of index.csv, or 'all'."),
+    holdout: float = typer.Option(0.2, "--holdout", help="Fraction held out for `gan score` (0: use --heldout)."),
+    holdout_group: str | None = typer.Option(None, "--holdout-group", help="Regex on source_image keeping a "
+                                             "group's crops together, e.g. '^(scene\\d+)_' [by source image]."),
+    orient: bool = typer.Option(False, "--orient", help="Train on tall crops turned a quarter turn; turn samples "
+                                "back at the data's rate (top-down crops)."),
+    checkpoint_every: int = typer.Option(500, "--checkpoint-every", min=1, help="Steps between checkpoints."),
     amp: bool = typer.Option(True, "--amp/--no-amp", help="Mixed precision (CUDA only)."),
     channels_last: bool = typer.Option(False, "--channels-last", help="NHWC memory format (faster on CUDA)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar."),
 ) -> None:
-    """Train a GAN on the crops: one generator per class, or one for all classes for conditional archs."""
-    from blendaug.gan.train import TrainConfig, parse_snapshots, train_run
+    """Train a generator on the crops (GANs: one per class, or one for all classes for conditional archs)."""
+    from blendaug.gan.api import train_generator
 
-    cfg = TrainConfig(arch=arch, epochs=epochs, snapshots=parse_snapshots(snapshots, epochs), batch=batch, seed=seed,
-                      image_size=size, diffaugment=diffaugment, lr=lr, label_smoothing=label_smoothing, width=width,
-                      split=split, amp=amp, channels_last=channels_last)  # fmt: skip
-    info = train_run(crops, out, cfg, resolve_device(device), progress, log=lambda m: typer.echo(m, err=True))
-    typer.echo(f"{info['arch']}: {len(info['classes'])} class(es), snapshots {info['snapshots']} -> {out}")
+    gan_opts = {"label_smoothing": label_smoothing, "channels_last": channels_last}
+    cfg = build_config(archs=[arch], steps=steps, epochs=epochs, snapshots=parse_snapshot_list(snapshots) or None,
+                       batch=batch, diffaugment=diffaugment, image_size=size, lr=lr, width=width, holdout=holdout,
+                       holdout_group=holdout_group, orient=orient, checkpoint_every=checkpoint_every, amp=amp,
+                       options={"gan": gan_opts} if arch in _gan_names() else None)  # fmt: skip
+    info = train_generator(arch, crops, out, cfg, seed, resolve_device(device), split, progress,
+                           log=lambda m: typer.echo(m, err=True))  # fmt: skip
+    stated = ", ".join(f"{k} {v}" for k, v in info["budget"].items() if k != "snapshots")
+    typer.echo(f"{info['generator']}: {len(info['classes'])} class(es), {info['steps']} steps ({stated}), "
+               f"snapshots {info['snapshots']} -> {out}")  # fmt: skip
+
+
+def _gan_names() -> list[str]:
+    from blendaug.gan.families import FAMILIES
+
+    return list(FAMILIES["gan"].generators)
+
+
+@app.command("list")
+def list_generators() -> None:
+    """The generator registry: every name `gan train --arch` and `gan.archs` accept, by family."""
+    from blendaug.gan.families import FAMILIES
+
+    for fname, family in FAMILIES.items():
+        for name, description in family.generators.items():
+            typer.echo(f"{name:10s} {fname:8s} {description}")
 
 
 @app.command("sample")
@@ -54,6 +111,8 @@ def sample(
     class_name: str | None = typer.Option(None, "--class", help="Only this class (required with --keras)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the noise."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
+    allow_unusable: bool = typer.Option(False, "--allow-unusable", help="Draw a class without a usable snapshot "
+                                        "of the tier from its best one (rows say 'unusable')."),
     keras: Path | None = typer.Option(None, "--keras", help="Sample a Keras generator (.h5/.keras) instead of a run."),
     keras_label: int | None = typer.Option(None, "--keras-label", help="Class id input of a conditional Keras model."),
     keras_range: str = typer.Option("auto", "--keras-range", help="Output range: auto, tanh ([-1,1]), sigmoid."),
@@ -72,5 +131,6 @@ def sample(
             raise ConfigError("give RUN and OUT (or --keras MODEL and OUT)")
         from blendaug.gan.sample import sample_run
 
-        out = sample_run(paths[0], paths[1], n, tier, class_name, seed, resolve_device(device), overwrite)
+        out = sample_run(paths[0], paths[1], n, tier, class_name, seed, resolve_device(device), overwrite,
+                         allow_unusable)  # fmt: skip
     typer.echo(f"samples -> {out}")

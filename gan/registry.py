@@ -24,6 +24,8 @@ class ArchSpec:
         n_critic: discriminator updates per generator update.
         lr: Adam learning rate of both models (``--lr`` overrides).
         betas: Adam betas.
+        g_cond: generator conditioning of conditional archs, a key of ``gan.models.G_CONDITIONING``.
+        description: one line for listings.
     """
 
     conditional: bool
@@ -33,6 +35,8 @@ class ArchSpec:
     n_critic: int
     lr: float
     betas: tuple[float, float]
+    g_cond: str = "cbn"
+    description: str = ""
 
     @property
     def gan_loss(self) -> GanLoss:
@@ -43,7 +47,7 @@ class ArchSpec:
     ) -> tuple[Generator, Discriminator]:
         """A freshly initialised (G, D) pair; ``n_classes`` only matters for conditional archs."""
         k = n_classes if self.conditional else 0
-        g = Generator(image_size, nz=nz, width=width, n_classes=k)
+        g = Generator(image_size, nz=nz, width=width, n_classes=k, cond=self.g_cond)
         d = Discriminator(image_size, width=width, n_classes=k, norm=self.d_norm, cond=self.d_cond)
         init_weights(g, gen)
         init_weights(d, gen)
@@ -51,18 +55,23 @@ class ArchSpec:
 
 
 # DCGAN settings from Radford et al. (Adam 2e-4, beta1 0.5); WGAN-GP from Gulrajani et al. (1e-4, (0, 0.9), 5).
+# Conditional generators use class-conditional batch norm (see gan.models: concat collapses on small data).
 GAN_ARCHS: dict[str, ArchSpec] = {
-    "dcgan": ArchSpec(False, "batch", "none", "bce", 1, 2e-4, (0.5, 0.999)),
-    "cdcgan": ArchSpec(True, "batch", "concat", "bce", 1, 2e-4, (0.5, 0.999)),
-    "wgan-gp": ArchSpec(False, "layer", "none", "wgan-gp", 5, 1e-4, (0.0, 0.9)),
-    "cwgan-gp": ArchSpec(True, "layer", "projection", "wgan-gp", 5, 1e-4, (0.0, 0.9)),
+    "dcgan": ArchSpec(False, "batch", "none", "bce", 1, 2e-4, (0.5, 0.999),
+                      description="DCGAN, one generator per class"),
+    "cdcgan": ArchSpec(True, "batch", "concat", "bce", 1, 2e-4, (0.5, 0.999),
+                       description="conditional DCGAN, one generator for all classes"),
+    "wgan-gp": ArchSpec(False, "layer", "none", "wgan-gp", 5, 1e-4, (0.0, 0.9),
+                        description="WGAN-GP, one generator per class"),
+    "cwgan-gp": ArchSpec(True, "layer", "projection", "wgan-gp", 5, 1e-4, (0.0, 0.9),
+                         description="conditional WGAN-GP with a projection critic"),
 }
 
 
-def get_arch(name: str) -> ArchSpec:
-    """The spec of ``name``; raises ConfigError with a suggestion for an unknown name."""
+def get_arch(name: str, key: str = "--arch") -> ArchSpec:
+    """The spec of ``name``; raises ConfigError (naming ``key``) with a suggestion for an unknown name."""
     if name not in GAN_ARCHS:
         close = difflib.get_close_matches(name, GAN_ARCHS, n=1)
         hint = f"did you mean {close[0]!r}?" if close else f"choose from {', '.join(GAN_ARCHS)}"
-        raise ConfigError(f"--arch: unknown architecture {name!r} ({hint})")
+        raise ConfigError(f"{key}: unknown architecture {name!r} ({hint})")
     return GAN_ARCHS[name]

@@ -5,11 +5,14 @@ Output (read by compositing): ``OUT/<class>/<id>.png`` plus ``OUT/index.csv`` wi
 
 Which snapshots: ``RUN/quality.csv`` (from ``blendaug gan score``) gives each (snapshot, class) a
 tier. For a class, the snapshots of the asked tier are used (the class's own rows, else the ``all``
-rows); ``--n`` crops per class are spread evenly over them, the earlier epochs getting the
+rows); ``--n`` crops per class are spread evenly over them, the earlier steps getting the
 remainder. ``mixed`` splits ``--n`` equally between ``high``, ``mid`` and ``low`` (remainder to
-high, then mid); a tier with no snapshot gives its share to the others. ``score`` is that row's FID.
-Each (class, snapshot) block of crops is drawn with its own seed (the ``seed`` column, derived from
-``--seed``): crop k of the block is crop k of ``Snapshot.sample(class, n_block, seed)``.
+high, then mid); a tier with no snapshot gives its share to the others. ``unusable`` snapshots never
+feed a tier: a class without a snapshot of the tier is an :class:`UnusableTierError`, or, with
+``allow_unusable``, draws from its best-quality snapshot, and those rows say ``unusable``.
+``score`` is the row's normalised quality. Each (class, snapshot) block of crops is drawn with its
+own seed (the ``seed`` column, derived from ``--seed``): crop k of the block is crop k of
+``Snapshot.sample(class, n_block, seed)``. ``arch`` is the generator's name (any family).
 """
 
 from __future__ import annotations
@@ -26,19 +29,23 @@ import numpy as np
 from blendaug.data.atomic import atomic_dir
 from blendaug.data.errors import BlendaugError, ConfigError, DataError, where
 from blendaug.data.imageio import save_image
-from blendaug.gan.snapshots import ALL, Snapshot, list_snapshots, read_run_info
+from blendaug.gan.quality.tiers import ALL_TIERS, TIERS
+from blendaug.gan.runs import ALL, read_run_info
 
-TIERS = ("high", "mid", "low")
 SAMPLE_TIERS = (*TIERS, "mixed")
 INDEX_COLUMNS = ("file", "class", "arch", "snapshot", "tier", "seed", "score")
 
 
+class UnusableTierError(DataError):
+    """A class has no usable snapshot of the asked tier."""
+
+
 @dataclass(frozen=True)
 class Draw:
-    """One block of crops: ``n`` crops of ``class_name`` from the snapshot at ``epoch``."""
+    """One block of crops: ``n`` crops of ``class_name`` from the snapshot at ``step``."""
 
     class_name: str
-    epoch: int
+    step: int
     tier: str
     n: int
     seed: int
@@ -46,7 +53,7 @@ class Draw:
 
 
 def read_quality(run_dir: Path) -> dict[tuple[int, str], tuple[str, float | None]]:
-    """``(snapshot, class) -> (tier, fid)`` from ``RUN/quality.csv``.
+    """``(snapshot, class) -> (tier, quality)`` from ``RUN/quality.csv``.
 
     Raises:
         BlendaugError: quality.csv is missing (run ``gan score`` first). DataError: a bad row.
@@ -61,17 +68,60 @@ def read_quality(run_dir: Path) -> dict[tuple[int, str], tuple[str, float | None
         if missing:
             raise DataError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
         for line, row in enumerate(reader, start=2):
-            if row["tier"] not in TIERS:
-                raise DataError(f"{where(path, line)}: tier {row['tier']!r} is not one of {', '.join(TIERS)}")
+            if row["tier"] not in ALL_TIERS:
+                raise DataError(f"{where(path, line)}: tier {row['tier']!r} is not one of {', '.join(ALL_TIERS)}")
             try:
-                fid = float(row["fid"]) if row.get("fid") not in (None, "") else None
-                table[(int(row["snapshot"]), row["class"])] = (
-                    row["tier"],
-                    None if fid is None or math.isnan(fid) else fid,
-                )
+                q = float(row["quality"]) if row.get("quality") not in (None, "") else None
+                table[(int(row["snapshot"]), row["class"])] = (row["tier"], None if q is None or math.isnan(q) else q)
             except ValueError as e:
-                raise DataError(f"{where(path, line)}: bad snapshot or fid ({e})") from e
+                raise DataError(f"{where(path, line)}: bad snapshot or quality ({e})") from e
     return table
+
+
+def class_rows(quality: dict, steps: Sequence[int], name: str) -> dict[int, tuple[str, float | None]]:
+    """A class's rows by snapshot: its own, else the ``all`` rows."""
+    own = {e: quality[(e, name)] for e in steps if (e, name) in quality}
+    return own or {e: quality[(e, ALL)] for e in steps if (e, ALL) in quality}
+
+
+@dataclass(frozen=True)
+class TierAvailability:
+    """Which snapshots (steps) each class has per tier, from ``quality.csv``."""
+
+    by_tier: dict[str, dict[str, list[int]]]
+    classes: list[str]
+
+    def missing(self, tier: str) -> list[str]:
+        """Classes without a usable snapshot of ``tier`` (``mixed``: of any of high, mid, low)."""
+        wanted = TIERS if tier == "mixed" else (tier,)
+        return [c for c in self.classes if not any(self.by_tier.get(t, {}).get(c) for t in wanted)]
+
+    def usable(self, tier: str) -> bool:
+        return not self.missing(tier)
+
+    def message(self, tier: str) -> str:
+        """One line: which classes lack ``tier`` and what they have instead."""
+        missing = self.missing(tier)
+        if not missing:
+            return f"tier {tier}: every class has a usable snapshot"
+        have = "; ".join(f"{c}: " + (", ".join(f"{t} {self.by_tier[t][c]}" for t in ALL_TIERS
+                                               if self.by_tier.get(t, {}).get(c)) or "no rows")
+                         for c in missing)  # fmt: skip
+        return f"no usable snapshot of tier {tier} for class(es) {', '.join(missing)} (has: {have})"
+
+
+def tier_availability(run_dir: Path) -> TierAvailability:
+    """The tiers of a scored run (any family), per class."""
+    from blendaug.gan.families import list_snapshots
+
+    classes = list(read_run_info(run_dir)["classes"])
+    quality = read_quality(run_dir)
+    steps = [s.step for s in list_snapshots(run_dir)]
+    by_tier: dict[str, dict[str, list[int]]] = {t: {} for t in ALL_TIERS}
+    for name in classes:
+        for e, (t, _) in sorted(class_rows(quality, steps, name).items()):
+            by_tier[t].setdefault(name, []).append(e)
+    return TierAvailability(by_tier, classes)
 
 
 def split_evenly(n: int, k: int) -> list[int]:
@@ -87,27 +137,42 @@ def tier_shares(n: int, tier: str, available: Sequence[str]) -> dict[str, int]:
     return dict(zip(tiers, split_evenly(n, len(tiers)), strict=True)) if tiers else {}
 
 
-def block_seed(seed: int, class_index: int, epoch: int) -> int:
-    return int(np.random.SeedSequence([seed, class_index, epoch]).generate_state(1)[0] % (2**31))
+def block_seed(seed: int, class_index: int, step: int) -> int:
+    return int(np.random.SeedSequence([seed, class_index, step]).generate_state(1)[0] % (2**31))
+
+
+def _best(rows: dict[int, tuple[str, float | None]]) -> int:
+    """The snapshot with the highest quality (a missing quality ranks last; ties: the later step)."""
+    return max(rows, key=lambda e: (rows[e][1] is not None, rows[e][1] or 0.0, e))
 
 
 def plan_draws(
-    quality: dict, epochs: Sequence[int], classes: Sequence[str], wanted: Sequence[str], n: int, tier: str, seed: int
+    quality: dict,
+    steps: Sequence[int],
+    classes: Sequence[str],
+    wanted: Sequence[str],
+    n: int,
+    tier: str,
+    seed: int,
+    allow_unusable: bool = False,
 ) -> list[Draw]:
     """Which crops to draw: the pure core of :func:`sample_run` (see the module doc for the rule)."""
     draws = []
     for name in wanted:
-        own = {e: quality[(e, name)] for e in epochs if (e, name) in quality}
-        rows = own or {e: quality[(e, ALL)] for e in epochs if (e, ALL) in quality}
+        rows = class_rows(quality, steps, name)
         by_tier = {t: sorted(e for e, (rt, _) in rows.items() if rt == t) for t in TIERS}
         shares = tier_shares(n, tier, [t for t in TIERS if by_tier[t]])
         if not by_tier.get(tier, [None]) or not shares:
+            if allow_unusable and rows:
+                e = _best(rows)
+                draws.append(Draw(name, e, "unusable", n, block_seed(seed, classes.index(name), e), rows[e][1]))
+                continue
             have = ", ".join(f"{e}: {rows[e][0]}" for e in sorted(rows)) or "no rows"
-            raise DataError(f"quality.csv: no snapshot of tier {tier!r} for class {name!r} ({have})")
+            raise UnusableTierError(f"quality.csv: no usable snapshot of tier {tier!r} for class {name!r} ({have})")
         for t, count in shares.items():
-            for epoch, k in zip(by_tier[t], split_evenly(count, len(by_tier[t])), strict=True):
+            for step, k in zip(by_tier[t], split_evenly(count, len(by_tier[t])), strict=True):
                 if k:
-                    draws.append(Draw(name, epoch, t, k, block_seed(seed, classes.index(name), epoch), rows[epoch][1]))
+                    draws.append(Draw(name, step, t, k, block_seed(seed, classes.index(name), step), rows[step][1]))
     return draws
 
 
@@ -123,7 +188,7 @@ def write_samples(out: Path, blocks: list[tuple[Draw, np.ndarray]], arch: str, o
                 rel = f"{draw.class_name}/{k:06d}.png"
                 save_image(tmp / rel, image)
                 score = "" if draw.score is None else f"{draw.score:.6g}"
-                writer.writerow([rel, draw.class_name, arch, draw.epoch, draw.tier, draw.seed, score])
+                writer.writerow([rel, draw.class_name, arch, draw.step, draw.tier, draw.seed, score])
                 k += 1
         (tmp / "index.csv").write_text(buf.getvalue(), encoding="utf-8")
     return Path(out)
@@ -138,8 +203,11 @@ def sample_run(
     seed: int = 0,
     device: str = "cpu",
     overwrite: bool = False,
+    allow_unusable: bool = False,
 ) -> Path:
     """Draw ``n`` crops per class (or of ``class_name``) from the snapshots of ``tier``; returns ``out``."""
+    from blendaug.gan.families import list_snapshots
+
     if tier not in SAMPLE_TIERS:
         raise ConfigError(f"--tier: {tier!r} is not one of {', '.join(SAMPLE_TIERS)}")
     if n < 1:
@@ -148,9 +216,9 @@ def sample_run(
     classes = list(info["classes"])
     if class_name is not None and class_name not in classes:
         raise ConfigError(f"--class: {run_dir} has no class {class_name!r} (has: {', '.join(classes)})")
-    snapshots: dict[int, Snapshot] = {s.epoch: s for s in list_snapshots(run_dir)}
+    snapshots = {s.step: s for s in list_snapshots(run_dir)}
     quality = read_quality(run_dir)
     wanted = [class_name] if class_name else classes
-    draws = plan_draws(quality, sorted(snapshots), classes, wanted, n, tier, seed)
-    blocks = [(d, snapshots[d.epoch].sample(d.class_name, d.n, d.seed, device=device)) for d in draws]
-    return write_samples(out, blocks, info["arch"], overwrite)
+    draws = plan_draws(quality, sorted(snapshots), classes, wanted, n, tier, seed, allow_unusable)
+    blocks = [(d, snapshots[d.step].sample(d.class_name, d.n, d.seed, device=device)) for d in draws]
+    return write_samples(out, blocks, info["generator"], overwrite)

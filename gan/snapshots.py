@@ -1,74 +1,25 @@
-"""A ``gan train`` run folder: its ``run.json``, checkpoints and generator snapshots, and sampling from them.
+"""Snapshots of the GAN family: generator weights at a step, and sampling from them.
 
-Layout of ``RUN/``::
-
-    run.json                         settings, classes (in class-id order), "finished"
-    checkpoints/<unit>.pt            last epoch's full training state (for resuming)
-    snapshots/epoch_0005/<unit>.pt   generator weights at a snapshot epoch
-    snapshots/epoch_0005/<unit>.png  sample grid from fixed noise
-
-``unit`` is the class name for unconditional archs (one generator per class) and ``all`` for
-conditional ones. Every file is written atomically; all ``.pt`` files are plain state dicts, read
-with ``torch.load(weights_only=True)``.
+``RUN/snapshots/step_NNNNNNN/<unit>.pt`` holds the (batch-norm calibrated) generator of a unit,
+``<unit>.png`` its sample grid. ``unit`` is the class name for unconditional archs (one generator
+per class) and ``all`` for conditional ones. See :mod:`blendaug.gan.runs` for the rest of the folder.
 """
 
 from __future__ import annotations
 
-import io
-import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from blendaug.data.atomic import atomic_write_bytes, atomic_write_text
 from blendaug.data.errors import DataError
 from blendaug.gan.data import to_uint8
 from blendaug.gan.models import Generator
 from blendaug.gan.registry import get_arch
+from blendaug.gan.runs import ALL, load_state, snapshot_dir, snapshot_steps
 
-RUN_FILE = "run.json"
-ALL = "all"
-_SNAPSHOT_DIR = re.compile(r"^epoch_(\d+)$")
 _SAMPLE_BATCH = 256
-
-
-def save_state(path: Path, state: dict) -> None:
-    """``torch.save`` to memory, then an atomic write: a kill never leaves a half-written file."""
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    atomic_write_bytes(path, buf.getvalue())
-
-
-def load_state(path: Path, device: str | torch.device = "cpu") -> dict:
-    """``torch.load(weights_only=True)``; a corrupt or foreign file is a DataError naming it."""
-    try:
-        return torch.load(path, map_location=device, weights_only=True)
-    except FileNotFoundError as e:
-        raise DataError(f"{path}: checkpoint not found") from e
-    except Exception as e:  # torch raises many types for a damaged file (RuntimeError, EOFError, UnpicklingError...)
-        raise DataError(f"{path}: corrupt or unreadable checkpoint ({type(e).__name__}: {e})") from e
-
-
-def read_run_info(run_dir: Path) -> dict:
-    """The ``run.json`` of a run folder. Raises DataError when it is missing or not valid JSON."""
-    path = Path(run_dir) / RUN_FILE
-    if not path.is_file():
-        raise DataError(f"{path}: not found ({run_dir} is not a `blendaug gan train` output folder)")
-    try:
-        info = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise DataError(f"{path}: corrupt run file ({e})") from e
-    missing = {"arch", "classes", "image_size", "conditional"} - set(info if isinstance(info, dict) else ())
-    if missing:
-        raise DataError(f"{path}: missing key(s) {', '.join(sorted(missing))}")
-    return info
-
-
-def write_run_info(run_dir: Path, info: dict) -> None:
-    atomic_write_text(Path(run_dir) / RUN_FILE, json.dumps(info, indent=2) + "\n")
 
 
 def units_of(info: dict) -> list[str]:
@@ -76,28 +27,25 @@ def units_of(info: dict) -> list[str]:
     return [ALL] if info["conditional"] else list(info["classes"])
 
 
-def snapshot_dir(run_dir: Path, epoch: int) -> Path:
-    return Path(run_dir) / "snapshots" / f"epoch_{epoch:04d}"
-
-
 def build_generator(info: dict) -> Generator:
-    n_classes = len(info["classes"]) if info["conditional"] else 0
-    get_arch(info["arch"])  # an unknown arch in run.json is reported like a bad --arch
-    return Generator(info["image_size"], nz=info.get("nz", 100), width=info.get("width", 64), n_classes=n_classes)
+    spec = get_arch(info["generator"])  # an unknown arch in run.json is reported like a bad --arch
+    n_classes = len(info["classes"]) if spec.conditional else 0
+    return Generator(info["image_size"], nz=info.get("nz", 100), width=info.get("width", 64), n_classes=n_classes,
+                     cond=info.get("g_cond", spec.g_cond))  # fmt: skip
 
 
 @dataclass
-class Snapshot:
-    """The generator(s) of one run at one epoch."""
+class GanSnapshot:
+    """The generator(s) of one GAN run at one step."""
 
     run_dir: Path
-    epoch: int
+    step: int
     classes: list[str]
     info: dict = field(repr=False)
     _loaded: dict = field(default_factory=dict, repr=False)
 
     def path(self, unit: str) -> Path:
-        return snapshot_dir(self.run_dir, self.epoch) / f"{unit}.pt"
+        return snapshot_dir(self.run_dir, self.step) / f"{unit}.pt"
 
     def generator(self, class_name: str, device: str = "cpu") -> Generator:
         """The eval-mode generator that draws ``class_name`` (cached per device)."""
@@ -133,15 +81,8 @@ class Snapshot:
         return to_uint8(torch.cat(parts)) if parts else np.zeros((0, s, s, 3), np.uint8)
 
 
-def list_snapshots(run_dir: Path) -> list[Snapshot]:
-    """The complete snapshots of a run (every unit's file present), sorted by epoch."""
-    run_dir = Path(run_dir)
-    info = read_run_info(run_dir)
+def list_snapshots(run_dir: Path, info: dict) -> list[GanSnapshot]:
+    """The complete snapshots of a GAN run (every unit's file present), sorted by step."""
     units = units_of(info)
-    found = []
-    root = run_dir / "snapshots"
-    for d in sorted(root.iterdir()) if root.is_dir() else []:
-        m = _SNAPSHOT_DIR.match(d.name)
-        if m and d.is_dir() and all((d / f"{u}.pt").is_file() for u in units):
-            found.append(Snapshot(run_dir, int(m.group(1)), list(info["classes"]), info))
-    return sorted(found, key=lambda s: s.epoch)
+    steps = snapshot_steps(run_dir, lambda d: all((d / f"{u}.pt").is_file() for u in units))
+    return [GanSnapshot(Path(run_dir), s, list(info["classes"]), info) for s in steps]

@@ -36,6 +36,8 @@ class ClassifierConfig:
     lr: float = 2e-3  # (float) Adam learning rate
     rotation_head: bool = True  # (bool) add the rotation-prediction task
     min_steps: int = 0  # (int) train more epochs when ``epochs`` would give fewer optimiser steps than this
+    # (bool) turn crops by random quarter turns even without the rotation head (top-down crops have no "up")
+    rot90_augment: bool = False
 
 
 class CropNet(nn.Module):
@@ -126,7 +128,7 @@ def train_classifier(
             flip = torch.rand(len(idx), generator=gen) < 0.5
             x = torch.where(flip[:, None, None, None], x.flip(-1), x)
             rot = torch.randint(0, N_ROTATIONS, (len(idx),), generator=gen)
-            if net.rot_head is not None:
+            if net.rot_head is not None or cfg.rot90_augment:
                 x = x.clone()
                 for k in range(1, N_ROTATIONS):
                     x[rot == k] = torch.rot90(x[rot == k], k, dims=(2, 3))

@@ -44,6 +44,14 @@ def resize_square(image: np.ndarray, size: int) -> np.ndarray:
     return cv2.resize(image, (size, size), interpolation=interp)
 
 
+def real_crops(images: np.ndarray, labels: np.ndarray, class_names: list[str]) -> RealCrops:
+    """Arrays as :class:`RealCrops`, with their fingerprint."""
+    digest = hashlib.sha256("\n".join(class_names).encode())
+    digest.update(np.ascontiguousarray(labels, dtype=np.int64).tobytes())
+    digest.update(np.ascontiguousarray(images).tobytes())
+    return RealCrops(images, np.asarray(labels, dtype=np.int64), list(class_names), digest.hexdigest())
+
+
 def read_real_crops(root: Path, size: int = 64, split: str = "train") -> RealCrops:
     """Read a crops folder (as ``gan train`` does: :func:`blendaug.gan.data.load_crops`) resized to ``size``.
 
@@ -56,7 +64,4 @@ def read_real_crops(root: Path, size: int = 64, split: str = "train") -> RealCro
     from blendaug.gan.data import load_crops  # not at the top: gan.data imports resize_square from here
 
     crops = load_crops(Path(root), size, split)
-    digest = hashlib.sha256("\n".join(crops.class_names).encode())
-    digest.update(crops.labels.tobytes())
-    digest.update(crops.images.tobytes())
-    return RealCrops(crops.images, crops.labels, crops.class_names, digest.hexdigest())
+    return real_crops(crops.images, crops.labels, crops.class_names)

@@ -1,7 +1,10 @@
-"""Score every snapshot of a GAN run against the real crops and write ``RUN/quality.csv``.
+"""Score every snapshot of a generator run against held-out real crops and write ``RUN/quality.csv``.
 
-:func:`score_class` and :func:`score_snapshot` work on arrays; :func:`score_run` reads the run and
-the crops, samples the generators and writes the files.
+The feature network (FID/KID/PRDC space) and the TSTR anchor train on the run's *training* crops;
+every measurement is against *held-out* crops the generator never saw. Per class, two anchors
+(:mod:`~blendaug.gan.quality.measure`) put each snapshot on a normalised scale, and the tier rule
+(:mod:`~blendaug.gan.quality.tiers`) reads that scale and TSTR. :func:`score_snapshot` and
+:func:`measure_anchors` work on arrays; :func:`score_run` reads the run and the crops and writes the files.
 
 Sampling uses the same seed for a class at every snapshot (common random numbers), so differences
 between snapshots come from the generators, not from the noise draw.
@@ -13,26 +16,35 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from blendaug.data.atomic import atomic_write_text
-from blendaug.data.errors import DataError
+from blendaug.data.errors import ConfigError, DataError
 from blendaug.gan.quality import metrics
 from blendaug.gan.quality.classifier import ClassifierConfig
-from blendaug.gan.quality.crops import RealCrops, read_real_crops, resize_square
+from blendaug.gan.quality.crops import real_crops, resize_square
 from blendaug.gan.quality.features import FeatureRequest, FeatureSpace, build_feature_space
-from blendaug.gan.quality.ssim import nearest_real_ssim
-from blendaug.gan.quality.tiers import TierRule, assign_tiers
+from blendaug.gan.quality.measure import (
+    SET_METRICS,
+    MeasureConfig,
+    Reference,
+    balanced,
+    measure_set,
+    real_anchor_sets,
+    tstr,
+)
+from blendaug.gan.quality.memorisation import copy_z
+from blendaug.gan.quality.references import NOISE_REFERENCES
+from blendaug.gan.quality.tiers import TierRule, assign_tiers, normalised_quality, normalised_tstr
 
 COLUMNS = (
-    "snapshot", "class", "n_fake", "n_real", "fid", "kid_mean", "kid_std",
-    "precision", "recall", "density", "coverage", "ssim_nn", "tstr_acc", "tier",
+    "snapshot", "class", "n_fake", "n_real", *SET_METRICS[:-1], "fid_real", "fid_noise", "quality",
+    "tstr_acc", "tstr_balanced_accuracy", "tstr_real", "tstr_norm", "copy_z", "copying", "tier",
 )  # fmt: skip
-METRIC_COLUMNS = COLUMNS[4:13]
 ALL = "all"
 
 
@@ -40,21 +52,31 @@ ALL = "all"
 class ScoreConfig:
     """Scoring settings (written to ``RUN/quality.json``)."""
 
-    n: int = 300  # (int) generated crops per class and snapshot
-    seed: int = 0  # (int) seeds sampling, subsets, the feature classifier and TSTR
-    k: int = 5  # (int) neighbours for precision/recall/density/coverage
-    kid_subset_size: int = 100  # (int) KID subset size (capped at the smaller set)
-    kid_subsets: int = 100  # (int) KID subsets
-    ssim_fakes: int = 64  # (int) generated crops per class checked for their nearest real crop by SSIM
-    ssim_reals: int = 64  # (int) real crops per class they are compared with (random subset)
+    n: int = 200  # (int) generated crops per class and snapshot (capped at the class's train crops)
+    seed: int = 0  # (int) seeds sampling, subsets, the feature network, the anchors and TSTR
+    measure: MeasureConfig = field(default_factory=MeasureConfig)  # k-NN, KID and SSIM settings
     tstr: bool = True  # (bool) run "train on synthetic, test on real"
-    image_size: int | None = None  # (int) side all crops are resized to for scoring; None = the run's image size
-    split: str = "train"  # (str) real crops of this split of index.csv ("all" = every crop), as in training
-    # Feature classifier settings. It sees crops at 32 x 32 (antialiased) by default: at 64 x 64 its features react
-    # so strongly to the high-frequency noise of young GANs that a flat grey snapshot beat a structured but noisy
-    # one (measured on toyworld and vehicle crops; see gan/quality/README.md).
+    image_size: int | None = None  # (int) side all crops are resized to; None = the run's image size
+    noise: tuple[str, ...] = tuple(NOISE_REFERENCES)  # (str) noise references; the best-scoring is the anchor
+    anchor_draws: int = 5  # (int) random draws of train crops whose mean FID is the real anchor
+    features: str = "pixels"  # (str) feature space of FID/KID/PRDC/copying, a key of FEATURE_SPACES
+    pixel_side: int = 8  # (int) side of the "pixels" feature space
+    # The crops-classifier space sees crops at 32 x 32 (antialiased): at 64 x 64 its features reacted so strongly to
+    # the high-frequency noise of young GANs that a flat grey snapshot beat a structured but noisy one.
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
-    rule: TierRule = field(default_factory=TierRule)  # tier guards
+    rule: TierRule = field(default_factory=TierRule)  # tier thresholds
+
+
+@dataclass(frozen=True)
+class Anchors:
+    """Per class: the real and noise anchors' FID, the noise reference that scored best; TSTR of real crops."""
+
+    fid_real: list[float]
+    fid_noise: list[float]
+    noise_name: list[str]
+    noise_fids: list[dict[str, float]]
+    tstr_real: float
+    tstr_real_per_class: list[float]
 
 
 def class_seed(seed: int, class_index: int) -> int:
@@ -62,88 +84,70 @@ def class_seed(seed: int, class_index: int) -> int:
     return int(np.random.SeedSequence([seed, class_index]).generate_state(1)[0])
 
 
-def score_class(
-    real_feats: np.ndarray,
-    fake_feats: np.ndarray,
-    real_ssim: np.ndarray,
-    fake_ssim: np.ndarray,
-    cfg: ScoreConfig,
-) -> dict[str, float]:
-    """FID, KID, PRDC and nearest-real SSIM of one class at one snapshot.
-
-    Args:
-        real_feats, fake_feats: features (N, D) and (M, D).
-        real_ssim, fake_ssim: uint8 crops (R, S, S, 3) and (F, S, S, 3) for the SSIM search.
-    """
-    kid_mean, kid_std = metrics.kid(real_feats, fake_feats, cfg.kid_subset_size, cfg.kid_subsets, cfg.seed)
-    ssim = nearest_real_ssim(fake_ssim, real_ssim)
-    return {
-        "fid": metrics.fid(real_feats, fake_feats),
-        "kid_mean": kid_mean,
-        "kid_std": kid_std,
-        **metrics.prdc(real_feats, fake_feats, cfg.k),
-        "ssim_nn": float(ssim.mean()) if len(ssim) else math.nan,
-    }
-
-
-def aggregate_row(rows: list[dict]) -> dict:
-    """The ``all`` row of a snapshot: counts summed, every metric the mean over its classes.
-
-    The mean of per-class TSTR accuracies is the balanced accuracy over the real crops.
-    """
-    out = {"snapshot": rows[0]["snapshot"], "class": ALL}
-    out["n_fake"] = sum(r["n_fake"] for r in rows)
-    out["n_real"] = sum(r["n_real"] for r in rows)
-    for col in METRIC_COLUMNS:
-        values = [r[col] for r in rows if math.isfinite(r[col])]
-        out[col] = float(np.mean(values)) if values else math.nan
-    return out
+def measure_anchors(ref: Reference, space: FeatureSpace, cfg: ScoreConfig, device: str = "cpu") -> Anchors:
+    """The two ends of each class's quality scale, measured like a snapshot (see the module doc)."""
+    draws = [real_anchor_sets(ref, cfg.n, cfg.seed, k) for k in range(max(1, cfg.anchor_draws))]
+    picks = draws[0]
+    mcfg = cfg.measure
+    fid_real, fid_noise, names, all_noise = [], [], [], []
+    for c, train in enumerate(ref.train):
+        fids = [metrics.fid(ref.heldout_feats[c], space.embed(train[d[c]])) for d in draws]
+        fid_real.append(float(np.mean(fids)))
+        fids = {}
+        for name in cfg.noise:
+            images = NOISE_REFERENCES[name](train, ref.n_for(c, cfg.n), np.random.default_rng([cfg.seed, c, 2]))
+            fids[name] = measure_set(images, space.embed(images), ref, c, mcfg)["fid"]
+        best = min(fids, key=lambda k: fids[k] if math.isfinite(fids[k]) else math.inf)
+        fid_noise.append(fids[best])
+        names.append(best)
+        all_noise.append(fids)
+    acc = tstr([t[p] for t, p in zip(ref.train, picks, strict=True)], ref, cfg.seed, device) if cfg.tstr else \
+        np.full(len(ref.train), math.nan)  # fmt: skip
+    return Anchors(fid_real, fid_noise, names, all_noise, balanced(acc), [float(a) for a in acc])
 
 
 def score_snapshot(
     snapshot: int,
     fakes: dict[str, np.ndarray],
-    real: RealCrops,
-    real_feats: np.ndarray,
+    ref: Reference,
     space: FeatureSpace,
+    anchors: Anchors,
     cfg: ScoreConfig,
     device: str = "cpu",
 ) -> list[dict]:
-    """Rows (one per class, then ``all``) for one snapshot.
-
-    Args:
-        snapshot: the snapshot's epoch.
-        fakes: class name -> generated uint8 crops (M, H, W, 3).
-        real: the real crops; ``real_feats`` are their features (same order).
-        space: the feature space.
-    """
-    size = cfg.image_size or real.images.shape[1]
+    """Rows (one per class of ``fakes``, then ``all``) for one snapshot; ``fakes``: class -> uint8 crops."""
+    size = ref.train[0].shape[1]
     fakes = {c: np.stack([resize_square(im, size) for im in f]) if len(f) else f for c, f in fakes.items()}
-    classes = list(fakes)
-    rows = []
-    for name in classes:
-        ci = real.class_names.index(name)
-        mask = real.labels == ci
-        fake = fakes[name]
-        rng = np.random.default_rng([cfg.seed, ci])  # the same real subset at every snapshot
-        real_cls = real.images[mask]
-        pick = np.sort(rng.permutation(len(real_cls))[: cfg.ssim_reals])
-        row = {"snapshot": snapshot, "class": name, "n_fake": len(fake), "n_real": int(mask.sum())}
-        row |= score_class(real_feats[mask], space.embed(fake), real_cls[pick], fake[: cfg.ssim_fakes], cfg)
-        rows.append(row)
-    acc = np.full(len(classes), math.nan)
-    if cfg.tstr and len(classes) > 1:
-        fake_images = np.concatenate([fakes[c] for c in classes])
-        fake_labels = np.concatenate([np.full(len(fakes[c]), i) for i, c in enumerate(classes)])
-        keep = np.isin(real.labels, [real.class_names.index(c) for c in classes])
-        remap = {real.class_names.index(c): i for i, c in enumerate(classes)}
-        test_labels = np.array([remap[int(lab)] for lab in real.labels[keep]])
-        acc = metrics.tstr_accuracy(
-            fake_images, fake_labels, real.images[keep], test_labels, len(classes), seed=cfg.seed, device=device
-        )
-    for row, a in zip(rows, acc, strict=True):
-        row["tstr_acc"] = float(a)
-    return rows + [aggregate_row(rows)] if rows else rows
+    rows, near, held_near = [], [], []
+    k = len(ref.class_names)
+    for name, fake in fakes.items():
+        c = ref.class_names.index(name)
+        m = measure_set(fake, space.embed(fake), ref, c, cfg.measure)
+        near.append(m.pop("_nn"))
+        held_near.append(ref.heldout_nn[c])
+        q = normalised_quality(m["fid"], anchors.fid_real[c], anchors.fid_noise[c])
+        rows.append({"snapshot": snapshot, "class": name, "n_fake": len(fake), "n_real": len(ref.heldout[c]), **m,
+                     "fid_real": anchors.fid_real[c], "fid_noise": anchors.fid_noise[c], "quality": q,
+                     "tstr_real": anchors.tstr_real_per_class[c]})  # fmt: skip
+    acc = np.full(k, math.nan)
+    if cfg.tstr and k > 1 and set(fakes) == set(ref.class_names):
+        acc = tstr([fakes[n] for n in ref.class_names], ref, cfg.seed, device)
+    bal = balanced(acc)
+    t_norm = normalised_tstr(bal, anchors.tstr_real, k)
+    for row in rows:
+        row.update(tstr_acc=float(acc[ref.class_names.index(row["class"])]), tstr_balanced_accuracy=bal,
+                   tstr_norm=t_norm, copying=bool(row["copy_z"] < -cfg.rule.copy_z))  # fmt: skip
+    if not rows:
+        return rows
+    total = {"snapshot": snapshot, "class": ALL, "n_fake": sum(r["n_fake"] for r in rows),
+             "n_real": sum(r["n_real"] for r in rows)}  # fmt: skip
+    for col in (*SET_METRICS[:-1], "fid_real", "fid_noise", "quality"):
+        values = [r[col] for r in rows if math.isfinite(r[col])]
+        total[col] = float(np.mean(values)) if len(values) == len(rows) else math.nan
+    z = copy_z(np.concatenate(near), np.concatenate(held_near))  # pooled over classes
+    total.update(tstr_acc=bal, tstr_balanced_accuracy=bal, tstr_real=anchors.tstr_real, tstr_norm=t_norm,
+                 copy_z=z, copying=bool(z < -cfg.rule.copy_z))  # fmt: skip
+    return rows + [total]
 
 
 def finish_table(rows: list[dict], rule: TierRule) -> pd.DataFrame:
@@ -153,11 +157,29 @@ def finish_table(rows: list[dict], rule: TierRule) -> pd.DataFrame:
     return table[list(COLUMNS)]
 
 
+def _split_real(run_dir: Path, info: dict, crops_dir: Path, heldout_dir: Path | None, size: int, split: str):
+    """(train crops, held-out crops, where the held-out ones came from) as the run trained on them."""
+    from blendaug.gan.data import load_crops
+
+    crops = load_crops(crops_dir, size, split)
+    holdout = (info.get("crops") or {}).get("holdout")
+    held_files = set(holdout["files"]) if holdout else set()
+    in_held = np.array([f in held_files for f in crops.files], dtype=bool)
+    train = crops.subset(~in_held)
+    if heldout_dir is not None:
+        if Path(heldout_dir).resolve() == Path(crops_dir).resolve():
+            raise ConfigError(f"{heldout_dir}: the held-out crops are the training crops; give the val crops")
+        return train, load_crops(heldout_dir, size, "all"), str(Path(heldout_dir).absolute())
+    if not in_held.any():
+        raise ConfigError(f"{run_dir}: no held-out crops: pass --heldout VAL_CROPS, or train with --holdout 0.2")
+    return train, crops.subset(in_held), f"{Path(crops_dir).absolute()} (held out at training)"
+
+
 def score_run(
     run_dir: Path,
     crops_dir: Path,
+    heldout_dir: Path | None = None,
     cfg: ScoreConfig = ScoreConfig(),
-    features: str = "crops-classifier",
     store: Path | None = None,
     inception: Path | None = None,
     device: str = "cpu",
@@ -166,57 +188,73 @@ def score_run(
     """Score every snapshot of ``run_dir``; writes ``quality.csv`` and ``quality.json`` there.
 
     Args:
-        run_dir: a ``blendaug gan train`` output folder.
-        crops_dir: the real crops (``blendaug data crops`` output).
-        features: a name in :data:`gan.quality.features.FEATURE_SPACES`.
-        store: where the crop classifier's weights live (default ``RUN/quality_features.pt``).
+        crops_dir: the crops the generator trained on (its ``crops.split`` rows, minus held-out ones).
+        heldout_dir: real crops it never saw (every crop of the folder); None = the part of
+            ``crops_dir`` held out at training.
+        store: where the ``crops-classifier`` feature network's weights live (default ``RUN/quality_features.pt``).
         inception: Inception-v3 weights, for ``features="inception"``.
 
     Returns:
         The quality table (also in ``RUN/quality.csv``).
     """
-    from blendaug.gan.snapshots import list_snapshots, read_run_info
+    from blendaug.gan.families import list_snapshots
+    from blendaug.gan.runs import read_run_info
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
-        raise DataError(f"{run_dir}: GAN run folder not found")
+        raise DataError(f"{run_dir}: generator run folder not found")
     info = read_run_info(run_dir)
     snapshots = list_snapshots(run_dir)
     if not snapshots:
         raise DataError(f"{run_dir}: no snapshots to score (train first)")
     size = cfg.image_size or int(info["image_size"])
-    cfg = replace(cfg, image_size=size)  # the classifiers resize again, to their own input size
-    real = read_real_crops(crops_dir, size, cfg.split)
-    missing = sorted({c for s in snapshots for c in s.classes} - set(real.class_names))
-    if missing:
-        have = ", ".join(real.class_names)
-        raise DataError(f"{crops_dir}: no real crops of class(es) {', '.join(missing)} (has: {have})")
+    classes = list(info["classes"])
+    train, held, held_from = _split_real(run_dir, info, crops_dir, heldout_dir, size,
+                                         (info.get("crops") or {}).get("split", "train"))  # fmt: skip
+    for what, crops, folder in (("training", train, crops_dir), ("held-out", held, heldout_dir or crops_dir)):
+        short = [c for c in classes if crops.counts().get(c, 0) < 2]
+        if len(short) == len(classes):
+            raise DataError(f"{folder}: fewer than 2 {what} crops of class(es) {', '.join(short)}")
+        if short:  # those classes cannot be measured: their rows stay empty, hence unusable
+            log(f"warning: {folder}: fewer than 2 {what} crops of class(es) {', '.join(short)}: scored unusable")
+    empty = np.zeros((0, size, size, 3), np.uint8)
+    per = {name: [c.images[c.labels == c.class_names.index(n)] if n in c.class_names else empty for n in classes]
+           for name, c in (("train", train), ("held", held))}  # fmt: skip
     started = time.perf_counter()
-    req = FeatureRequest(real, Path(store or run_dir / "quality_features.pt"), inception, cfg.seed, device,
-                         cfg.classifier, log)  # fmt: skip
-    space = build_feature_space(features, req)
-    real_feats = space.embed(real.images)
+    labels = np.concatenate([np.full(len(x), i) for i, x in enumerate(per["train"])])
+    req = FeatureRequest(real_crops(np.concatenate(per["train"]), labels, classes),
+                         Path(store or run_dir / "quality_features.pt"), inception, cfg.seed, device, cfg.classifier,
+                         log, cfg.pixel_side)  # fmt: skip
+    space = build_feature_space(cfg.features, req)
+    ref = Reference.build(classes, per["train"], per["held"], space.embed)
+    anchors = measure_anchors(ref, space, cfg, device)
+    log("anchors: " + "; ".join(f"{c} FID real {r:.2f}, noise {n:.2f} ({nm})" for c, r, n, nm in
+                                zip(classes, anchors.fid_real, anchors.fid_noise, anchors.noise_name, strict=True))
+        + f"; TSTR of real crops {anchors.tstr_real:.3f}")  # fmt: skip
     rows: list[dict] = []
     for snap in snapshots:
         t0 = time.perf_counter()
-        fakes = {
-            c: snap.sample(c, cfg.n, class_seed(cfg.seed, list(info["classes"]).index(c)), device=device)
-            for c in snap.classes
-        }
-        snap_rows = score_snapshot(snap.epoch, fakes, real, real_feats, space, cfg, device)
+        fakes = {c: snap.sample(c, ref.n_for(i, cfg.n), class_seed(cfg.seed, i), device=device)
+                 for i, c in enumerate(classes)}  # fmt: skip
+        snap_rows = score_snapshot(snap.step, fakes, ref, space, anchors, cfg, device)
         rows += snap_rows
-        fid_all = snap_rows[-1]["fid"] if snap_rows else math.nan
-        log(f"snapshot {snap.epoch}: FID {fid_all:.3f} (mean over classes), {time.perf_counter() - t0:.1f}s")
+        last = snap_rows[-1]
+        log(f"snapshot {snap.step}: quality {last['quality']:.3f}, TSTR {last['tstr_balanced_accuracy']:.3f}, "
+            f"copy z {last['copy_z']:.1f}, {time.perf_counter() - t0:.1f}s")  # fmt: skip
     table = finish_table(rows, cfg.rule)
     atomic_write_text(run_dir / "quality.csv", table.to_csv(index=False, float_format="%.6g"))
-    counts = np.bincount(real.labels, minlength=len(real.class_names)).tolist()
-    per_class = dict(zip(real.class_names, counts, strict=True))
     meta = {
-        "config": asdict(cfg),
+        "config": {**asdict(cfg), "rule": cfg.rule.model_dump()},
         "features": {"name": space.name, "num_features": space.num_features, **space.info},
-        "arch": info.get("arch"),
-        "real_crops": {"path": str(Path(crops_dir).absolute()), "per_class": per_class},
+        "generator": info.get("generator"),
+        "anchors": {c: {"fid_real": anchors.fid_real[i], "fid_noise": anchors.fid_noise[i],
+                        "noise": anchors.noise_name[i], "noise_fids": anchors.noise_fids[i],
+                        "tstr_real": anchors.tstr_real_per_class[i]} for i, c in enumerate(classes)},
+        "tstr_real_balanced": anchors.tstr_real,
+        "real_crops": {"train": str(Path(crops_dir).absolute()), "heldout": held_from,
+                       "train_per_class": {c: len(x) for c, x in zip(classes, per["train"], strict=True)},
+                       "heldout_per_class": {c: len(x) for c, x in zip(classes, per["held"], strict=True)}},
         "seconds": round(time.perf_counter() - started, 1),
-    }
+    }  # fmt: skip
     atomic_write_text(run_dir / "quality.json", json.dumps(meta, indent=2, default=str))
     return table

@@ -1,40 +1,51 @@
-"""Quality tiers (``low``, ``mid``, ``high``) from measured scores, never from epoch numbers.
+"""Quality tiers (``high``, ``mid``, ``low``, ``unusable``) from anchored scores, never from epochs or ranks.
 
-The rule, applied to each class separately (the ``all`` rows form a group of their own):
+Two normalised scores per row of ``quality.csv`` (one row per snapshot and class, plus ``all``):
 
-1. Rows whose FID is not a finite number (too few samples to measure) are ``low``; the others,
-   ``n`` of them, are ranked.
-2. Ranking: lower FID is better; on equal FID, higher coverage, then higher precision. A row's
-   position ``p`` is the number of rows strictly better than it, so rows that tie on all three
-   share a position (and a tier).
-3. Tier from position: ``n == 1``: ``high``; ``n == 2``: ``high`` for ``p == 0``, else ``low``;
-   ``n >= 3``: terciles, ``floor(3 * p / n)`` = 0, 1, 2 -> ``high``, ``mid``, ``low``
-   (n = 4 gives 2 high, 1 mid, 1 low; n = 5 gives 2, 2, 1).
-4. Guards on absolute quality, applied after the ranking:
-   - a row whose FID is more than ``fid_ratio`` (default 2) times the best FID of its group is
-     never ``high`` (it becomes ``mid``);
-   - a row whose coverage is below ``min_coverage`` (default 0.05: it covers almost none of the
-     real crops) is never ``high`` either (it becomes ``mid``).
+- ``quality``: where the snapshot's FID against held-out real crops lies between the class's two
+  anchors, on a log scale: ``log(fid_noise / fid) / log(fid_noise / fid_real)``. ``fid_real`` is what
+  real train crops score (a perfect generator), ``fid_noise`` the best of the noise references (a
+  useless one). 1 = as good as real crops, 0 = no better than noise; it may leave [0, 1]. The ``all``
+  row holds the mean over classes. The log scale because FID falls by factors during training, and a
+  linear scale would let a far-away noise anchor make every blob look good.
+- ``tstr_norm``: the snapshot's balanced TSTR accuracy on held-out crops between chance (0) and a
+  classifier trained on as many real train crops (1); the same value on every row of the snapshot.
+  Empty for a single class.
 
-   So a run whose snapshots all cover almost none of the real crops has no ``high`` tier.
+The rule (thresholds in :class:`TierRule`), per row:
+
+1. ``unusable`` when ``quality`` is missing or below ``usable`` (not clearly better than noise), or,
+   with ``copying_unusable``, when the row is flagged as copying its train crops;
+2. ``high`` when ``quality >= high_quality`` and ``tstr_norm >= high_tstr`` (or no TSTR);
+3. ``mid`` when ``quality >= mid_quality`` and ``tstr_norm >= mid_tstr`` (or no TSTR);
+4. ``low`` otherwise.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
 
 TIERS = ("high", "mid", "low")
+ALL_TIERS = (*TIERS, "unusable")
 
 
-@dataclass(frozen=True)
-class TierRule:
-    """Thresholds of the absolute guards."""
+class TierRule(BaseModel):
+    """Thresholds of the tier rule (see the module doc)."""
 
-    fid_ratio: float = 2.0  # (float) FID above this many times the group's best is never high
-    min_coverage: float = 0.05  # (float) coverage below this is never high
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    usable: float = Field(0.25, description="normalised quality below this is unusable (not clearly better than "
+                          "the noise reference)")
+    mid_quality: float = Field(0.4, description="normalised quality needed for mid")
+    high_quality: float = Field(0.5, description="normalised quality needed for high")
+    mid_tstr: float = Field(0.25, description="normalised TSTR needed for mid (multi-class runs)")
+    high_tstr: float = Field(0.5, description="normalised TSTR needed for high (multi-class runs)")
+    copy_z: float = Field(3.0, gt=0, description="memorisation flag: copy_z (Mann-Whitney Z_U) below -copy_z")
+    copying_unusable: bool = Field(False, description="make rows flagged as copying unusable, not only flagged")
 
 
 def _finite(x: object) -> bool:
@@ -45,54 +56,51 @@ def _finite(x: object) -> bool:
         return False
 
 
-def _key(row: pd.Series) -> tuple[float, float, float]:
-    """Smaller is better; a NaN coverage or precision ranks as the worst."""
-    cov = row["coverage"] if _finite(row["coverage"]) else -math.inf
-    prec = row["precision"] if _finite(row["precision"]) else -math.inf
-    return (float(row["fid"]), -float(cov), -float(prec))
+def normalised_quality(fid: float, fid_real: float, fid_noise: float) -> float:
+    """``log(fid_noise / fid) / log(fid_noise / fid_real)``; NaN when the anchors do not separate.
+
+    FIDs at or below zero are taken as 1e-6 (an exact copy of the reference set).
+    """
+    if not all(_finite(v) for v in (fid, fid_real, fid_noise)):
+        return math.nan
+    fid, fid_real, fid_noise = (max(float(v), 1e-6) for v in (fid, fid_real, fid_noise))
+    span = math.log(fid_noise / fid_real)
+    if span <= math.log(1.05):  # the noise reference scores (almost) as well as real crops: no scale
+        return math.nan
+    return math.log(fid_noise / fid) / span
 
 
-def rank_tier(position: int, n: int) -> str:
-    """Tier of the row at ``position`` (0 = best, ties share the smaller position) among ``n`` ranked rows."""
-    if not 0 <= position < n:
-        raise ValueError(f"position {position} outside 0..{n - 1}")
-    if n == 1:
+def normalised_tstr(acc: float, acc_real: float, n_classes: int) -> float:
+    """``(acc - 1/K) / (acc_real - 1/K)``: 0 = chance, 1 = as good as training on real crops; NaN if undefined."""
+    if n_classes < 2 or not (_finite(acc) and _finite(acc_real)):
+        return math.nan
+    chance = 1.0 / n_classes
+    if acc_real - chance <= 0.05:  # real crops barely beat chance on held-out crops: no scale
+        return math.nan
+    return (float(acc) - chance) / (float(acc_real) - chance)
+
+
+def tier_of(quality: float, tstr_norm: float, copying: bool, rule: TierRule) -> str:
+    """The tier of one row (see the module doc); a NaN ``tstr_norm`` means "no TSTR" (a single class)."""
+    if not _finite(quality) or quality < rule.usable or (copying and rule.copying_unusable):
+        return "unusable"
+    has_tstr = _finite(tstr_norm)
+    if quality >= rule.high_quality and (not has_tstr or tstr_norm >= rule.high_tstr):
         return "high"
-    if n == 2:
-        return "high" if position == 0 else "low"
-    return TIERS[3 * position // n]
-
-
-def _group_tiers(group: pd.DataFrame, rule: TierRule) -> pd.Series:
-    tiers = pd.Series("low", index=group.index, dtype=object)
-    ranked = group[[_finite(v) for v in group["fid"]]]
-    if ranked.empty:
-        return tiers
-    keys = {i: _key(row) for i, row in ranked.iterrows()}
-    best_fid = min(k[0] for k in keys.values())
-    n = len(keys)
-    for i, key in keys.items():
-        position = sum(other < key for other in keys.values())
-        tier = rank_tier(position, n)
-        cov = group.at[i, "coverage"]
-        too_far = key[0] > rule.fid_ratio * best_fid
-        if tier == "high" and (too_far or (_finite(cov) and cov < rule.min_coverage)):
-            tier = "mid"
-        tiers[i] = tier
-    return tiers
+    if quality >= rule.mid_quality and (not has_tstr or tstr_norm >= rule.mid_tstr):
+        return "mid"
+    return "low"
 
 
 def assign_tiers(table: pd.DataFrame, rule: TierRule = TierRule()) -> pd.Series:
-    """Tier of every row of a quality table.
-
-    Args:
-        table: one row per (snapshot, class) with at least ``class``, ``fid``, ``coverage``, ``precision``.
-        rule: guard thresholds.
+    """Tier of every row of a quality table with columns ``quality``, ``tstr_norm`` and ``copying``.
 
     Returns:
-        A Series of ``high``/``mid``/``low`` aligned with ``table.index``.
+        A Series of tiers (``ALL_TIERS``) aligned with ``table.index``.
     """
     if table.empty:
         return pd.Series([], index=table.index, dtype=object)
-    parts = [_group_tiers(group, rule) for _, group in table.groupby("class", sort=False)]
-    return pd.concat(parts).reindex(table.index)
+    copying = table["copying"] if "copying" in table else pd.Series(False, index=table.index)
+    tiers = [tier_of(q, t, bool(c) if not pd.isna(c) else False, rule)
+             for q, t, c in zip(table["quality"], table["tstr_norm"], copying, strict=True)]  # fmt: skip
+    return pd.Series(np.asarray(tiers, dtype=object), index=table.index)

@@ -46,10 +46,10 @@ def squares_batch(n: int, size: int = 32, seed: int = 0) -> torch.Tensor:
 
 
 def write_quality(run: Path, rows: list[tuple[int, str, str, float | str]]) -> Path:
-    """A hand-made RUN/quality.csv from ``(snapshot, class, tier, fid)`` rows."""
+    """A hand-made RUN/quality.csv from ``(snapshot, class, tier, quality)`` rows."""
     path = run / "quality.csv"
     with path.open("w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["snapshot", "class", "fid", "tier"])
-        writer.writerows([(s, c, fid, t) for s, c, t, fid in rows])
+        writer.writerow(["snapshot", "class", "quality", "tier"])
+        writer.writerows([(s, c, q, t) for s, c, t, q in rows])
     return path

@@ -1,4 +1,4 @@
-"""``blendaug gan train`` and ``gan sample`` run as subprocesses on tiny crops (real training, 2 epochs)."""
+"""``blendaug gan train``, ``gan list`` and ``gan sample`` as subprocesses on tiny crops (real training, 2 steps)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import json
 
 from tests.gan.gan_builders import make_crops, write_quality
 
-TRAIN = ["--epochs", "2", "--snapshots", "1", "--batch", "4", "--size", "32", "--width", "8", "--device", "cpu"]
+TRAIN = ["--steps", "2", "--snapshots", "1", "--batch", "4", "--size", "32", "--width", "8", "--device", "cpu",
+         "--holdout", "0"]
 
 
 def test_train_then_sample(tmp_path, run_cli):
@@ -15,24 +16,27 @@ def test_train_then_sample(tmp_path, run_cli):
     run = tmp_path / "run"
     proc = run_cli("gan", "train", crops, run, "--arch", "cwgan-gp", "--diffaugment", "color,translation,cutout",
                    *TRAIN, check=True)  # fmt: skip
-    assert "cwgan-gp all" in proc.stderr and "snapshots [1, 2]" in proc.stdout  # progress bar, summary
+    assert "cwgan-gp all" in proc.stderr and "2 steps (steps 2), snapshots [1, 2]" in proc.stdout  # bar, summary
     info = json.loads((run / "run.json").read_text())
     assert info["finished"] and info["classes"] == ["red", "blue"] and info["conditional"]
-    assert sorted(p.name for p in (run / "snapshots").iterdir()) == ["epoch_0001", "epoch_0002"]
-    assert (run / "snapshots" / "epoch_0002" / "all.png").is_file()
+    assert info["family"] == "gan" and info["generator"] == "cwgan-gp"
+    assert sorted(p.name for p in (run / "snapshots").iterdir()) == ["step_0000001", "step_0000002"]
+    assert (run / "snapshots" / "step_0000002" / "all.png").is_file()
     again = run_cli("gan", "train", crops, run, "--arch", "cwgan-gp", "--diffaugment", "color,translation,cutout",
                     *TRAIN, check=True)  # fmt: skip
     assert "already finished" in again.stderr
 
     no_quality = run_cli("gan", "sample", run, tmp_path / "s", "--n", "3")
     assert no_quality.returncode == 2 and "blendaug gan score" in no_quality.stderr
-    write_quality(run, [(1, "all", "low", 50.0), (2, "all", "high", 30.0)])
+    write_quality(run, [(1, "all", "low", 0.3), (2, "all", "high", 0.7)])
     run_cli("gan", "sample", run, tmp_path / "s", "--n", "3", "--tier", "high", "--class", "blue", check=True)
     with (tmp_path / "s" / "index.csv").open(newline="") as f:
         rows = list(csv.DictReader(f))
     assert [(r["class"], r["arch"], r["snapshot"], r["tier"], r["score"]) for r in rows] == [
-        ("blue", "cwgan-gp", "2", "high", "30")
+        ("blue", "cwgan-gp", "2", "high", "0.7")
     ] * 3
+    listing = run_cli("gan", "list", check=True).stdout
+    assert "cdcgan" in listing and "replay" in listing
     assert all((tmp_path / "s" / r["file"]).is_file() for r in rows)
 
 
@@ -40,7 +44,9 @@ def test_bad_input_is_one_line_and_no_output(tmp_path, run_cli):
     crops = make_crops(tmp_path / "crops", classes=("red",), n=2)
     (tmp_path / "empty").mkdir()
     cases = {
-        "outside 1..2": ["gan", "train", crops, tmp_path / "r1", "--snapshots", "1,5", "--epochs", "2"],
+        "beyond the budget of 2 epochs": ["gan", "train", crops, tmp_path / "r1", "--snapshots", "1,5",
+                                          "--epochs", "2"],
+        "--arch: unknown generator 'dcgn'": ["gan", "train", crops, tmp_path / "r3", "--arch", "dcgn"],
         "no crops found": ["gan", "train", tmp_path / "empty", tmp_path / "r2", "--epochs", "1"],
         # Without tensorflow: "tensorflow is not installed"; with it, the worker cannot read this file.
         "m.h5": ["gan", "sample", "--keras", tmp_path / "m.h5", tmp_path / "k", "--class", "car"],
@@ -50,5 +56,5 @@ def test_bad_input_is_one_line_and_no_output(tmp_path, run_cli):
         proc = run_cli(*args)
         assert proc.returncode == 2, (args, proc.stderr)
         assert len(proc.stderr.strip().splitlines()) == 1 and message in proc.stderr, proc.stderr
-    for name in ("r1", "r2", "k"):
+    for name in ("r1", "r2", "r3", "k"):
         assert not (tmp_path / name).exists()

@@ -165,3 +165,27 @@ def test_calibrated_copy_fixes_trailing_batch_norm_statistics():
     again = calibrated_copy(g, gen(3))
     pairs = zip(calibrated.state_dict().values(), again.state_dict().values(), strict=True)
     assert all(torch.equal(a, b) for a, b in pairs)
+
+
+def test_conditional_batch_norm_exact_and_initialised():
+    from blendaug.gan.models import G_CONDITIONING, ConditionalBatchNorm2d, Generator, init_weights
+
+    cbn = ConditionalBatchNorm2d(2, n_classes=3)
+    with torch.no_grad():
+        cbn.scale.weight.copy_(torch.tensor([[1.0, 1.0], [2.0, 3.0], [1.0, 1.0]]))
+        cbn.shift.weight.copy_(torch.tensor([[0.0, 0.0], [5.0, -5.0], [0.0, 0.0]]))
+    x = torch.randn(4, 2, 3, 3, generator=gen())
+    y = torch.tensor([1, 1, 0, 2])
+    normed = nn.BatchNorm2d(2, affine=False)(x)
+    out = cbn(x, y)
+    scale, shift = torch.tensor([2.0, 3.0])[:, None, None], torch.tensor([5.0, -5.0])[:, None, None]
+    assert torch.allclose(out[0], normed[0] * scale + shift)
+    assert torch.allclose(out[2], normed[2])
+    g = Generator(32, nz=8, width=4, n_classes=3)
+    init_weights(g, gen())
+    scales = torch.cat([m.scale.weight.flatten() for m in g.modules() if isinstance(m, ConditionalBatchNorm2d)])
+    assert abs(scales.mean().item() - 1) < 0.01 and g.embed is None and set(G_CONDITIONING) == {"cbn", "concat"}
+    concat = Generator(32, nz=8, width=4, n_classes=3, cond="concat")
+    assert concat.embed is not None and concat(torch.zeros(2, 8), torch.tensor([0, 1])).shape == (2, 3, 32, 32)
+    with pytest.raises(ValueError, match="conditioning"):
+        Generator(32, n_classes=3, cond="film")

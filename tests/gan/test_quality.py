@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,9 +19,18 @@ from blendaug.gan.quality import metrics
 from blendaug.gan.quality.classifier import ClassifierConfig, predict, train_classifier
 from blendaug.gan.quality.crops import read_real_crops
 from blendaug.gan.quality.features import FeatureRequest, build_feature_space
-from blendaug.gan.quality.score import ScoreConfig, finish_table, score_snapshot
+from blendaug.gan.quality.measure import MeasureConfig, Reference
+from blendaug.gan.quality.memorisation import copy_z, nearest_distances
+from blendaug.gan.quality.references import blurred_noise, flat_colour
+from blendaug.gan.quality.score import ScoreConfig, finish_table, measure_anchors, score_snapshot
 from blendaug.gan.quality.ssim import nearest_real_ssim
-from blendaug.gan.quality.tiers import TierRule, assign_tiers, rank_tier
+from blendaug.gan.quality.tiers import (
+    TierRule,
+    assign_tiers,
+    normalised_quality,
+    normalised_tstr,
+    tier_of,
+)
 
 TINY = ClassifierConfig(image_size=16, width=8, num_features=16, epochs=10, batch=16)
 
@@ -142,74 +152,80 @@ def test_nearest_real_ssim_matches_torchmetrics():
     assert ours[2] == pytest.approx(1.0, abs=1e-6) and ours[1] > 0.8 > ours[0]
 
 
-# ---- tiers -----------------------------------------------------------------------------------
+# ---- anchored quality, TSTR, tiers ---------------------------------------------------------------
 
 
-def table(fid, coverage=None, precision=None, cls="car"):
-    n = len(fid)
-    return pd.DataFrame(
-        {
-            "snapshot": list(range(1, n + 1)),
-            "class": cls,
-            "fid": fid,
-            "coverage": coverage if coverage is not None else [0.5] * n,
-            "precision": precision if precision is not None else [0.5] * n,
-        }
-    )
+def test_normalised_quality_log_scale_exact():
+    assert normalised_quality(10.0, 10.0, 1000.0) == pytest.approx(1.0)
+    assert normalised_quality(1000.0, 10.0, 1000.0) == pytest.approx(0.0)
+    assert normalised_quality(100.0, 10.0, 1000.0) == pytest.approx(0.5)  # the geometric mean is halfway
+    assert normalised_quality(2000.0, 10.0, 1000.0) == pytest.approx(-math.log(2) / math.log(100))  # worse than noise
+    assert normalised_quality(0.0, 1.0, 100.0) > 1  # better than the real anchor (an exact copy)
+    assert math.isnan(normalised_quality(5.0, 10.0, 10.2))  # the anchors do not separate: no scale
+    assert math.isnan(normalised_quality(float("nan"), 1.0, 10.0))
 
 
-@pytest.mark.parametrize(
-    ("n", "expected"),
-    [
-        (1, ["high"]),
-        (2, ["high", "low"]),
-        (3, ["high", "mid", "low"]),
-        (4, ["high", "high", "mid", "low"]),
-        (5, ["high", "high", "mid", "mid", "low"]),
-        (6, ["high", "high", "mid", "mid", "low", "low"]),
-    ],
-)
-def test_rank_tier_terciles(n, expected):
-    assert [rank_tier(p, n) for p in range(n)] == expected
+def test_normalised_tstr_exact():
+    assert normalised_tstr(0.9, 0.9, 3) == pytest.approx(1.0)
+    assert normalised_tstr(1 / 3, 0.9, 3) == pytest.approx(0.0)
+    assert normalised_tstr(0.6, 0.9, 2) == pytest.approx(0.25)
+    assert math.isnan(normalised_tstr(0.6, 0.9, 1)) and math.isnan(normalised_tstr(0.6, 0.36, 3))
 
 
-def test_tiers_follow_fid_not_epoch():
-    assert list(assign_tiers(table([30.0, 10.0, 20.0]))) == ["low", "high", "mid"]
+def qtable(quality, tstr_norm, copying=None, cls="car"):
+    n = len(quality)
+    return pd.DataFrame({"snapshot": list(range(1, n + 1)), "class": cls, "quality": quality, "tstr_norm": tstr_norm,
+                         "copying": copying if copying is not None else [False] * n})
 
 
-def test_tiers_one_and_two_snapshots():
-    assert list(assign_tiers(table([50.0]))) == ["high"]
-    assert list(assign_tiers(table([12.0, 11.0]))) == ["low", "high"]
+def test_tiers_from_thresholds_not_ranks():
+    rule = TierRule()
+    t = qtable([-0.1, 0.2, 0.3, 0.45, 0.6, 0.9, 0.9, float("nan")], [0.9, 0.9, 0.9, 0.9, 0.9, 0.4, 0.2, 0.9])
+    assert list(assign_tiers(t, rule)) == ["unusable", "unusable", "low", "mid", "high", "mid", "low", "unusable"]
+    # One snapshot alone is not "high" because it is the best of its run.
+    assert list(assign_tiers(qtable([0.3], [0.9]))) == ["low"]
+    # Without TSTR (one class), quality alone decides.
+    assert list(assign_tiers(qtable([0.3, 0.45, 0.7], [float("nan")] * 3))) == ["low", "mid", "high"]
 
 
-def test_tiers_ties_share_a_tier_and_coverage_breaks_fid_ties():
-    assert list(assign_tiers(table([10.0, 10.0, 20.0]))) == ["high", "high", "low"]
-    assert list(assign_tiers(table([10.0, 10.0]))) == ["high", "high"]
-    assert list(assign_tiers(table([10.0, 10.0, 20.0], coverage=[0.3, 0.6, 0.5]))) == ["mid", "high", "low"]
-    tied_cov = table([10.0, 10.0, 20.0], coverage=[0.6, 0.6, 0.5], precision=[0.2, 0.9, 0.9])
-    assert list(assign_tiers(tied_cov)) == ["mid", "high", "low"]
+def test_copying_is_flagged_and_optionally_unusable():
+    t = qtable([0.9, 0.9], [0.9, 0.9], copying=[True, False])
+    assert list(assign_tiers(t)) == ["high", "high"]
+    assert list(assign_tiers(t, TierRule(copying_unusable=True))) == ["unusable", "high"]
+    assert tier_of(0.8, 0.8, False, TierRule(high_quality=0.9)) == "mid"
 
 
-def test_tier_guards():
-    # 25 > 2 x 10: ranked high (2 of 4 are high) but demoted to mid.
-    assert list(assign_tiers(table([10.0, 25.0, 30.0, 40.0]))) == ["high", "mid", "mid", "low"]
-    assert list(assign_tiers(table([10.0, 19.0, 30.0, 40.0]))) == ["high", "high", "mid", "low"]
-    assert list(assign_tiers(table([50.0], coverage=[0.01]))) == ["mid"]
-    assert list(assign_tiers(table([10.0, 20.0, 30.0], coverage=[0.01, 0.5, 0.5]))) == ["mid", "mid", "low"]
-    assert list(assign_tiers(table([50.0], coverage=[0.01]), TierRule(min_coverage=0.0))) == ["high"]
-    assert list(assign_tiers(table([10.0, 25.0]), TierRule(fid_ratio=3.0))) == ["high", "low"]
+def test_tier_rule_rejects_unknown_thresholds():
+    with pytest.raises(ValueError, match="extra"):
+        TierRule(hihg_quality=0.5)
 
 
-def test_tiers_of_integer_columns():
-    # Read back from CSV, a column of zeros is int64: the coverage guard still applies.
-    t = table([10.0, 20.0]).astype({"coverage": "int64"})
-    assert t["coverage"].dtype == "int64" and list(assign_tiers(t)) == ["mid", "low"]
+# ---- noise references, memorisation ----------------------------------------------------------
 
 
-def test_tiers_nan_fid_is_low_and_classes_are_separate():
-    t = pd.concat([table([float("nan"), 5.0, 8.0]), table([3.0, 1.0], cls="van"), table([float("nan")], cls="bus")])
-    t = t.reset_index(drop=True)
-    assert list(assign_tiers(t)) == ["low", "high", "low", "low", "high", "low"]
+def test_noise_references_keep_class_statistics():
+    rng = np.random.default_rng(0)
+    train = rng.integers(0, 256, (20, 16, 16, 3), dtype=np.uint8)
+    flat = flat_colour(train, 7, np.random.default_rng(1))
+    assert flat.shape == (7, 16, 16, 3) and (flat == flat[:, :1, :1]).all()  # one colour per crop
+    means = np.rint(train.reshape(20, -1, 3).mean(1))
+    assert all(any((f[0, 0] == m).all() for m in means) for f in flat)
+    blur = blurred_noise(train, 50, np.random.default_rng(2))
+    assert blur.shape == (50, 16, 16, 3)
+    assert abs(blur.astype(float).mean() - train.astype(float).mean()) < 10
+    assert np.abs(np.diff(blur.astype(float), axis=1)).mean() < np.abs(np.diff(train.astype(float), axis=1)).mean()
+    assert np.array_equal(blur, blurred_noise(train, 50, np.random.default_rng(2)))
+
+
+def test_nearest_distances_and_copy_z():
+    train = pts((0, 0), (10, 0))
+    np.testing.assert_allclose(nearest_distances(pts((1, 0), (10, 3), (4, 0)), train), [1.0, 3.0, 4.0])
+    # Generated at distance 0 (copies) vs held-out at 1..5: every pair has the copy closer, U = 0.
+    z = copy_z(np.zeros(5), np.arange(1.0, 6.0))
+    assert z == pytest.approx(-0.5 * 25 / math.sqrt(25 * 11 / 12 * (1 - (5**3 - 5) / (10**3 - 10))))
+    assert copy_z(np.arange(1.0, 6.0), np.arange(1.0, 6.0)) == pytest.approx(0.0)
+    assert copy_z(np.arange(10.0, 15.0), np.arange(1.0, 6.0)) > 2  # further than real crops: underfitting
+    assert math.isnan(copy_z(np.zeros(0), np.ones(3)))
 
 
 # ---- crops, classifier, feature spaces --------------------------------------------------------
@@ -332,27 +348,43 @@ def test_inception_from_local_weights(tmp_path):
 # ---- a snapshot scored on arrays --------------------------------------------------------------
 
 
-def test_score_snapshot_good_beats_noise(tmp_path):
-    images, labels = two_colour_set(3, n=24)
-    root = write_crops(tmp_path / "crops", images, labels, ["red", "blue"])
-    real = read_real_crops(root, 16)
-    cfg = ScoreConfig(n=24, image_size=16, kid_subset_size=10, kid_subsets=10, ssim_fakes=8, ssim_reals=8)
-    space = build_feature_space("crops-classifier", FeatureRequest(real, tmp_path / "f.pt", classifier=TINY))
-    real_feats = space.embed(real.images)
+def test_pixels_feature_space():
+    images = np.zeros((2, 16, 16, 3), np.uint8)
+    images[1, :8] = 255  # top half white
+    space = build_feature_space("pixels", FeatureRequest(None, Path("unused.pt"), pixel_side=2))
+    feats = space.embed(images)
+    assert feats.shape == (2, 12) and space.num_features == 12
+    np.testing.assert_allclose(feats[1].reshape(3, 2, 2)[0], [[1, 1], [0, 0]])
+    assert (feats[0] == 0).all()
+
+
+def test_score_snapshot_good_beats_noise_on_the_anchored_scale():
+    train, train_labels = two_colour_set(3, n=24)
+    held, held_labels = two_colour_set(5, n=24)
+    names = ["red", "blue"]
+    space = build_feature_space("pixels", FeatureRequest(None, Path("unused.pt"), pixel_side=4))
+    ref = Reference.build(names, [train[train_labels == c] for c in (0, 1)], [held[held_labels == c] for c in (0, 1)],
+                          space.embed)  # fmt: skip
+    cfg = ScoreConfig(n=24, measure=MeasureConfig(kid_subset_size=10, kid_subsets=10, ssim_fakes=8, ssim_reals=8))
+    anchors = measure_anchors(ref, space, cfg)
+    assert all(n > r for n, r in zip(anchors.fid_noise, anchors.fid_real, strict=True))
+    assert anchors.tstr_real > 0.9
     good_images, _ = two_colour_set(4, n=24)
     good = {"red": good_images[:24], "blue": good_images[24:]}
     rng = np.random.default_rng(0)
-    noise = {c: rng.integers(0, 256, (24, 32, 32, 3), dtype=np.uint8) for c in ("red", "blue")}  # other size
-    rows = score_snapshot(1, noise, real, real_feats, space, cfg) + score_snapshot(
-        2, good, real, real_feats, space, cfg
-    )
+    noise = {c: rng.integers(0, 256, (24, 32, 32, 3), dtype=np.uint8) for c in names}  # another size: resized
+    rows = score_snapshot(1, noise, ref, space, anchors, cfg) + score_snapshot(2, good, ref, space, anchors, cfg)
     t = finish_table(rows, cfg.rule)
     assert list(t.columns)[-1] == "tier" and len(t) == 6 and set(t["class"]) == {"red", "blue", "all"}
     by = t.set_index(["snapshot", "class"])
     for c in ("red", "blue", "all"):
-        assert by.loc[(2, c), "fid"] < by.loc[(1, c), "fid"]
-        assert by.loc[(2, c), "ssim_nn"] > by.loc[(1, c), "ssim_nn"]
-        assert (by.loc[(2, c), "tier"], by.loc[(1, c), "tier"]) == ("high", "low")
-    assert by.loc[(2, "all"), "tstr_acc"] > 0.9
-    assert by.loc[(2, "all"), "fid"] == pytest.approx((by.loc[(2, "red"), "fid"] + by.loc[(2, "blue"), "fid"]) / 2)
+        assert by.loc[(2, c), "quality"] > 0.8 and by.loc[(1, c), "quality"] < 0
+        assert (by.loc[(2, c), "tier"], by.loc[(1, c), "tier"]) == ("high", "unusable")
+        assert not by.loc[(2, c), "copying"]
+    assert by.loc[(2, "all"), "tstr_balanced_accuracy"] > 0.9 and by.loc[(2, "all"), "tstr_norm"] > 0.8
+    assert by.loc[(2, "all"), "quality"] == pytest.approx((by.loc[(2, "red"), "quality"] +
+                                                           by.loc[(2, "blue"), "quality"]) / 2)  # fmt: skip
     assert by.loc[(2, "all"), "n_fake"] == 48
+    copies = {"red": ref.train[0], "blue": ref.train[1]}  # a generator returning its training crops
+    rows = score_snapshot(3, copies, ref, space, anchors, cfg)
+    assert all(r["copying"] and r["copy_z"] < -3 for r in rows)

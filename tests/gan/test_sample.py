@@ -9,9 +9,19 @@ import pytest
 
 from blendaug.data.errors import BlendaugError, ConfigError, DataError
 from blendaug.data.imageio import load_image_rgb
-from blendaug.gan.sample import INDEX_COLUMNS, plan_draws, read_quality, sample_run, split_evenly, tier_shares
-from blendaug.gan.snapshots import list_snapshots
-from blendaug.gan.train import TrainConfig, train_run
+from blendaug.gan.api import train_generator
+from blendaug.gan.config import GanConfig
+from blendaug.gan.families import list_snapshots
+from blendaug.gan.sample import (
+    INDEX_COLUMNS,
+    UnusableTierError,
+    plan_draws,
+    read_quality,
+    sample_run,
+    split_evenly,
+    tier_availability,
+    tier_shares,
+)
 from tests.gan.gan_builders import make_crops, write_quality
 
 CLASSES = ["car", "van"]
@@ -38,7 +48,7 @@ def test_split_evenly_and_tier_shares():
 
 def test_plan_high_spreads_over_the_high_snapshots():
     draws = plan_draws(QUALITY, [1, 2, 3, 4], CLASSES, CLASSES, 5, "high", seed=0)
-    assert [(d.class_name, d.epoch, d.tier, d.n, d.score) for d in draws] == [
+    assert [(d.class_name, d.step, d.tier, d.n, d.score) for d in draws] == [
         ("car", 2, "high", 3, 20.0),
         ("car", 4, "high", 2, 25.0),
         ("van", 3, "high", 3, 30.0),  # no van rows: the "all" rows decide
@@ -51,12 +61,24 @@ def test_plan_high_spreads_over_the_high_snapshots():
 
 def test_plan_mixed_and_missing_tiers():
     draws = plan_draws(QUALITY, [1, 2, 3, 4], CLASSES, ["car"], 7, "mixed", seed=0)
-    assert [(d.epoch, d.tier, d.n) for d in draws] == [(2, "high", 2), (4, "high", 1), (3, "mid", 2), (1, "low", 2)]
+    assert [(d.step, d.tier, d.n) for d in draws] == [(2, "high", 2), (4, "high", 1), (3, "mid", 2), (1, "low", 2)]
     # Only snapshots that exist count: without epoch 1 no car snapshot is low.
-    with pytest.raises(DataError, match="no snapshot of tier 'low' for class 'car'"):
+    with pytest.raises(UnusableTierError, match="no usable snapshot of tier 'low' for class 'car'"):
         plan_draws(QUALITY, [2, 3, 4], CLASSES, ["car"], 3, "low", seed=0)
     mixed = plan_draws(QUALITY, [2, 3, 4], CLASSES, ["car"], 3, "mixed", seed=0)
     assert sorted((d.tier, d.n) for d in mixed) == [("high", 1), ("high", 1), ("mid", 1)]
+
+
+def test_unusable_snapshots_never_feed_a_tier():
+    quality = {(1, "car"): ("unusable", -0.2), (2, "car"): ("unusable", 0.1), (3, "car"): ("low", 0.3)}
+    draws = plan_draws(quality, [1, 2, 3], ["car"], ["car"], 6, "mixed", seed=0)
+    assert [(d.step, d.tier, d.n) for d in draws] == [(3, "low", 6)]
+    only_unusable = {k: v for k, v in quality.items() if k[0] < 3}
+    with pytest.raises(UnusableTierError, match=r"tier 'mixed' for class 'car' \(1: unusable, 2: unusable\)"):
+        plan_draws(only_unusable, [1, 2], ["car"], ["car"], 6, "mixed", seed=0)
+    # allow_unusable: the best-quality snapshot, marked as such.
+    draws = plan_draws(only_unusable, [1, 2], ["car"], ["car"], 6, "high", seed=0, allow_unusable=True)
+    assert [(d.step, d.tier, d.n, d.score) for d in draws] == [(2, "unusable", 6, 0.1)]
 
 
 def test_read_quality(tmp_path):
@@ -64,6 +86,8 @@ def test_read_quality(tmp_path):
         read_quality(tmp_path)
     write_quality(tmp_path, [(5, "car", "high", 12.5), (6, "car", "low", "")])
     assert read_quality(tmp_path) == {(5, "car"): ("high", 12.5), (6, "car"): ("low", None)}
+    write_quality(tmp_path, [(5, "car", "unusable", -0.5)])
+    assert read_quality(tmp_path) == {(5, "car"): ("unusable", -0.5)}
     write_quality(tmp_path, [(5, "car", "great", 1.0)])
     with pytest.raises(DataError, match="quality.csv:2: tier 'great'"):
         read_quality(tmp_path)
@@ -73,8 +97,8 @@ def test_read_quality(tmp_path):
 def tiny_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("run")
     crops = make_crops(root / "crops", classes=("red", "blue"), n=4)
-    cfg = TrainConfig(arch="dcgan", epochs=2, snapshots=(1,), batch=4, image_size=32, width=8, nz=16)
-    train_run(crops, root / "run", cfg, progress=False)
+    cfg = GanConfig(steps=2, snapshots=[1], batch=4, image_size=32, width=8, options={"gan": {"nz": 16}})
+    train_generator("dcgan", crops, root / "run", cfg, log=lambda m: None)
     write_quality(root / "run", [(1, "red", "low", 80.0), (2, "red", "high", 10.0), (1, "all", "low", 90.0),
                                  (2, "all", "high", 20.0)])  # fmt: skip
     return root / "run"
@@ -95,7 +119,7 @@ def test_sample_run_writes_crops_and_index(tiny_run, tmp_path):
     assert {r["arch"] for r in rows} == {"dcgan"}
     assert rows[0]["file"] == "red/000000.png" and rows[7]["file"] == "blue/000007.png"
     first = load_image_rgb(out / rows[0]["file"])
-    snap = {s.epoch: s for s in list_snapshots(tiny_run)}[2]
+    snap = {s.step: s for s in list_snapshots(tiny_run)}[2]
     assert np.array_equal(first, snap.sample("red", 2, int(rows[0]["seed"]))[0])
     again = sample_run(tiny_run, tmp_path / "s2", n=4, tier="mixed", seed=3)
     assert all((out / r["file"]).read_bytes() == (again / r["file"]).read_bytes() for r in rows)
@@ -109,8 +133,11 @@ def test_sample_run_one_class_and_errors(tiny_run, tmp_path):
         sample_run(tiny_run, tmp_path / "x", n=3, class_name="car")
     with pytest.raises(ConfigError, match="--tier"):
         sample_run(tiny_run, tmp_path / "x", n=3, tier="best")
-    with pytest.raises(DataError, match="tier 'mid'"):
+    with pytest.raises(UnusableTierError, match="tier 'mid'"):
         sample_run(tiny_run, tmp_path / "x", n=3, tier="mid")
+    avail = tier_availability(tiny_run)
+    assert avail.by_tier["high"] == {"red": [2], "blue": [2]} and avail.missing("mid") == ["red", "blue"]
+    assert avail.usable("mixed") and "no usable snapshot of tier mid for class(es) red, blue" in avail.message("mid")
     assert not (tmp_path / "x").exists()
     with pytest.raises(BlendaugError, match="already exists"):
         sample_run(tiny_run, tmp_path / "s", n=3, tier="low", class_name="blue")

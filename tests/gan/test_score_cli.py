@@ -1,30 +1,33 @@
-"""``blendaug gan score``: a tiny real GAN run, trained and scored through the CLI."""
+"""``blendaug gan score``: a tiny real GAN run, trained and scored through the CLI against held-out crops."""
 
 from __future__ import annotations
 
 import csv
+import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from blendaug.data.errors import DataError
+from blendaug.data.errors import ConfigError, DataError
 from blendaug.data.imageio import save_image
 from blendaug.gan.quality.classifier import ClassifierConfig
+from blendaug.gan.quality.measure import MeasureConfig
 from blendaug.gan.quality.score import COLUMNS, ScoreConfig, score_run
 from blendaug.gan.quality.tiers import assign_tiers
 
-CFG = ScoreConfig(n=16, seed=1, ssim_fakes=4, ssim_reals=4, classifier=ClassifierConfig(epochs=2))
-FAST = ["--n", "16", "--feature-epochs", "2", "--image-size", "32", "--ssim-fakes", "4", "--ssim-reals", "4"]
+CFG = ScoreConfig(n=16, seed=1, measure=MeasureConfig(ssim_fakes=4, ssim_reals=4, seed=1))
+FAST = ["--n", "16", "--image-size", "32", "--ssim-fakes", "4", "--ssim-reals", "4"]
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def make_crops(root, classes=("red", "blue"), n=12, size=32, seed=0):
-    """A ``data crops`` folder: coloured squares on grey, ``n`` per class."""
+    """A ``data crops`` folder: coloured squares on grey, ``n`` per class, from 4 source images."""
     rng = np.random.default_rng(seed)
     colours = {"red": (220, 30, 30), "blue": (30, 30, 220), "green": (30, 200, 30)}
     rows = []
@@ -35,7 +38,7 @@ def make_crops(root, classes=("red", "blue"), n=12, size=32, seed=0):
             im[y : y + size // 3, x : x + size // 3] = colours[name]
             rel = f"{name}/{cid * n + i:06d}.png"
             save_image(root / rel, im)
-            rows.append([rel, name, cid, "train", "scene.jpg", 0, 0, 10, 10])
+            rows.append([rel, name, cid, "train", f"scene{i % 4}.jpg", 0, 0, 10, 10])
     with (root / "index.csv").open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["file", "class", "class_id", "split", "source_image", "x1", "y1", "x2", "y2"])
@@ -45,13 +48,14 @@ def make_crops(root, classes=("red", "blue"), n=12, size=32, seed=0):
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    """A real 2-epoch DCGAN run at 32 px (snapshots at epochs 1 and 2) and its crops; copy before writing."""
-    from blendaug.gan.train import TrainConfig, train_run
+    """A real 2-step DCGAN run at 32 px (snapshots at steps 1 and 2), a quarter of its crops held out."""
+    from blendaug.gan.api import train_generator
+    from blendaug.gan.config import GanConfig
 
     root = tmp_path_factory.mktemp("tiny_run")
     crops = make_crops(root / "crops")
-    cfg = TrainConfig(arch="dcgan", epochs=2, snapshots=(1, 2), batch=8, image_size=32, seed=0)
-    train_run(crops, root / "run", cfg, device="cpu", progress=False, log=lambda m: None)
+    cfg = GanConfig(steps=2, snapshots=[1], batch=8, width=16, holdout=0.25)
+    train_generator("dcgan", crops, root / "run", cfg, log=lambda m: None)
     return crops, root / "run"
 
 
@@ -63,50 +67,57 @@ def copy_run(tiny_run, tmp_path):
 def test_score_tiny_dcgan_run(tiny_run, tmp_path, run_cli):
     crops, run = copy_run(tiny_run, tmp_path)
     proc = run_cli("gan", "score", run, "--real", crops, "--seed", "1", "--device", "cpu", *FAST, check=True)
-    assert "training the feature classifier" in proc.stderr
+    assert "anchors: red FID real" in proc.stderr
     table = pd.read_csv(run / "quality.csv")
     assert tuple(table.columns) == COLUMNS
     assert len(table) == 2 * 3  # 2 snapshots x (red, blue, all)
     assert sorted(table["snapshot"].unique()) == [1, 2]
     assert set(table["class"]) == {"red", "blue", "all"}
-    assert (table["n_fake"][table["class"] != "all"] == 16).all()
-    assert (table["n_real"][table["class"] != "all"] == 12).all()
+    meta = json.loads((run / "quality.json").read_text())
+    held = meta["real_crops"]["heldout_per_class"]
+    assert sum(held.values()) == 6 and "held out at training" in meta["real_crops"]["heldout"]
+    assert (table["n_fake"][table["class"] != "all"] == 9).all()  # capped at the 9 train crops per class
     assert np.isfinite(table["fid"]).all() and (table["fid"] >= 0).all()
-    assert table[["precision", "recall", "coverage"]].stack().between(0, 1).all()
-    assert set(table["tier"]) <= {"low", "mid", "high"}
+    assert set(table["tier"]) <= {"low", "mid", "high", "unusable"}
     assert list(table["tier"]) == list(assign_tiers(table))
-    assert (run / "quality_features.pt").is_file() and (run / "quality.json").is_file()
+    assert (table["tier"] == "unusable").all()  # two steps of a GAN are noise
+    assert not (run / "quality_features.pt").exists()  # the pixels space trains nothing
 
-    # The same settings in-process: the stored feature classifier is reused and the table is the same.
-    logs = []
-    again = score_run(run, crops, CFG, device="cpu", log=logs.append)
-    assert not any("training the feature classifier" in m for m in logs)
+    # The same settings in-process give the same table.
+    again = score_run(run, crops, None, CFG, device="cpu", log=lambda m: None)
     pd.testing.assert_frame_equal(pd.read_csv(run / "quality.csv"), table)
     assert list(again["tier"]) == list(table["tier"])
+    # An explicit held-out folder is used instead; the training crops themselves are refused.
+    with pytest.raises(ConfigError, match="held-out crops are the training crops"):
+        score_run(run, crops, crops, CFG)
 
 
 def test_score_bad_input(tiny_run, tmp_path, run_cli):
     crops, run = copy_run(tiny_run, tmp_path)
     other = make_crops(tmp_path / "other", classes=("green",), n=6)
-    proc = run_cli("gan", "score", run, "--real", other, *FAST)
-    assert proc.returncode == 2 and "no real crops of class(es) blue, red" in proc.stderr
+    proc = run_cli("gan", "score", run, "--real", crops, "--heldout", other, *FAST)
+    assert proc.returncode == 2 and "fewer than 2 held-out crops of class(es) red, blue" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and not (run / "quality.csv").exists()
     with pytest.raises(DataError, match="crops folder not found"):
-        score_run(run, tmp_path / "nope", CFG)
+        score_run(run, tmp_path / "nope", None, CFG)
     with pytest.raises(DataError, match="run.json"):
-        score_run(tmp_path, crops, CFG)
+        score_run(tmp_path, crops, None, CFG)
+    info = json.loads((run / "run.json").read_text())
+    info["crops"]["holdout"] = None
+    (run / "run.json").write_text(json.dumps(info))
+    with pytest.raises(ConfigError, match="no held-out crops: pass --heldout"):
+        score_run(run, crops, None, CFG)
     shutil.rmtree(run / "snapshots")
     with pytest.raises(DataError, match="no snapshots"):
-        score_run(run, crops, CFG)
+        score_run(run, crops, None, CFG)
 
 
-@pytest.mark.slow
-def test_score_conditional_run(tmp_path):
-    from blendaug.gan.train import TrainConfig, train_run
-
-    crops = make_crops(tmp_path / "crops", classes=("red", "blue", "green"), n=8)
-    cfg = TrainConfig(arch="cdcgan", epochs=2, snapshots=(1, 2), batch=8, image_size=32, seed=0)
-    train_run(crops, tmp_path / "run", cfg, device="cpu", progress=False, log=lambda m: None)
-    table = score_run(tmp_path / "run", crops, CFG, log=lambda m: None)
-    assert len(table) == 2 * 4 and set(table["class"]) == {"red", "blue", "green", "all"}
-    assert np.isfinite(table["tstr_acc"]).all() and table["tstr_acc"].between(0, 1).all()
+def test_score_crops_classifier_space_is_stored_and_reused(tiny_run, tmp_path):
+    crops, run = copy_run(tiny_run, tmp_path)
+    cfg = replace(CFG, features="crops-classifier", classifier=ClassifierConfig(epochs=2))
+    logs = []
+    score_run(run, crops, None, cfg, log=logs.append)
+    assert any("training the feature classifier on 18 real crops" in m for m in logs)  # the train crops only
+    logs.clear()
+    score_run(run, crops, None, cfg, log=logs.append)
+    assert not any("training the feature classifier" in m for m in logs)
