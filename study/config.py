@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from blendaug.gan.config import GanConfig
 from blendaug.study import arms as arms_mod
 
 
@@ -50,35 +51,6 @@ class CropsSection(_Strict):
     pad: float = Field(0.1, ge=0, description="context padding per side, as a fraction of the box size")
     min_px: int = Field(8, ge=1, description="skip boxes whose shorter side is below this many pixels")
     fit: Literal["letterbox", "square"] = Field("letterbox", description="letterbox (keep aspect) or square")
-
-
-class GanSection(_Strict):
-    archs: list[str] = Field(default_factory=lambda: ["dcgan"], description="generators to train")
-    epochs: int = Field(30, ge=1, description="training epochs per GAN")
-    snapshots: list[int] = Field(default_factory=lambda: [3, 10, 30], description="epochs at which to snapshot")
-    batch: int = Field(64, ge=1, description="GAN batch size")
-    diffaugment: str = Field("color,translation,cutout", description="DiffAugment policy ('' for none)")
-    score_n: int = Field(200, ge=10, description="generated crops per class and snapshot for quality scoring")
-
-    @field_validator("snapshots")
-    @classmethod
-    def _sorted(cls, v: list[int]) -> list[int]:
-        if not v or any(s < 1 for s in v):
-            raise ValueError("snapshots must be a non-empty list of epochs >= 1")
-        return sorted(set(v))
-
-    @field_validator("archs")
-    @classmethod
-    def _known(cls, v: list[str]) -> list[str]:
-        from blendaug.data.errors import ConfigError
-        from blendaug.gan.registry import get_arch
-
-        for name in v:
-            try:
-                get_arch(name)
-            except ConfigError as e:
-                raise ConfigError(f"gan.archs: {str(e).removeprefix('--arch: ')}") from None
-        return list(dict.fromkeys(v))
 
 
 class SyntheticSection(_Strict):
@@ -175,7 +147,7 @@ class StudyConfig(_Strict):
                                               "arm vs baseline, every gan arm vs paste_real when present)")
     dataset: DatasetSection = Field(default_factory=DatasetSection, description="which images and how to split them")
     crops: CropsSection = Field(default_factory=CropsSection, description="object crops for the GANs")
-    gan: GanSection = Field(default_factory=GanSection, description="GAN training and scoring")
+    gan: GanConfig = Field(default_factory=GanConfig, description="generator training and quality scoring")
     synthetic: SyntheticSection = Field(default_factory=SyntheticSection, description="arm defaults: compositing "
                                         "settings and how much synthetic data")
     detection: DetectionSection = Field(default_factory=DetectionSection, description="YOLO training and evaluation")

@@ -109,9 +109,9 @@ class _CellBuilder:
         shown = shown if shown is not None else crops.seed
         g = self.cfg.gan
         return self._once(_Spec("generator", arch, shown, nodes.node_generator,
-                                {"gan": g.model_dump(mode="json", exclude={"archs"}), "arch": arch, "seed": seed,
-                                 "size": self.cfg.crops.size, "device": self.device},
-                                {"crops": crops}, self.heavy, float(g.epochs)))
+                                {"gan": g.model_dump(mode="json", exclude={"archs", "allow_unusable"}), "arch": arch,
+                                 "seed": seed, "device": self.device},
+                                {"crops": crops}, self.heavy, float(g.steps or g.epochs or 1)))
 
     def samples(self, spec: ArmSpec, s: int) -> _Spec:
         seed, shown = self._seed(s, "synthetic")
@@ -121,7 +121,8 @@ class _CellBuilder:
         n = self.cfg.synthetic.samples_per_class
         return self._once(_Spec("samples", samples_name(spec), shown, nodes.node_samples,
                                 {"tier": spec.tier, "generators": list(archs), "n": n, "seed": seed,
-                                 "device": self.device}, gens, self.heavy, float(n)))
+                                 "device": self.device, "allow_unusable": self.cfg.gan.allow_unusable},
+                                gens, self.heavy, float(n)))
 
     def arm(self, name: str, s: int) -> _Spec:
         """The arm's training set: the data node itself for an arm without synthetic images."""

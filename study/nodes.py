@@ -93,38 +93,42 @@ def node_crops(folder: Path, key: dict, params: dict, inputs: dict) -> StepResul
 
 
 def node_generator(folder: Path, key: dict, params: dict, inputs: dict) -> StepResult:
-    """Train one generator on the train crops (resuming a killed run), then score its snapshots."""
+    """Train one generator on the train crops (resuming a killed run), then score its snapshots on the
+    val crops it never saw."""
 
     def build(out: Path) -> None:
-        from blendaug.gan.quality.score import ScoreConfig, score_run
-        from blendaug.gan.train import TrainConfig, train_run
+        from blendaug.gan.api import GanConfig, score_generator, train_generator
 
-        g, seed, device = params["gan"], params["seed"], params["device"]
-        crops = Path(inputs["crops"]) / "train"
-        tc = TrainConfig(arch=params["arch"], epochs=g["epochs"],
-                         snapshots=tuple(s for s in g["snapshots"] if s <= g["epochs"]), batch=g["batch"],
-                         seed=seed, image_size=params["size"], diffaugment=g["diffaugment"])
-        train_run(crops, out / "run", tc, device=device, progress=True, log=lambda m: None)
-        score_run(out / "run", crops, ScoreConfig(n=g["score_n"], seed=seed), device=device, log=lambda m: None)
+        cfg, seed, device = GanConfig.model_validate(params["gan"]), params["seed"], params["device"]
+        crops = Path(inputs["crops"])
+        train_generator(params["arch"], crops / "train", out / "run", cfg, seed=seed, device=device, progress=True)
+        score_generator(out / "run", crops / "train", crops / "val", cfg, seed=seed, device=device)
 
     return run_step(folder, key, build)
 
 
 def node_samples(folder: Path, key: dict, params: dict, inputs: dict) -> StepResult:
-    """Sample generated crops of one tier from every generator into one crop folder with one index.csv."""
+    """Sample generated crops of one tier from every generator into one crop folder with one index.csv.
+
+    A tier no usable snapshot has stops the study here, before any detector trains on noise, unless
+    ``gan.allow_unusable`` (then ``unusable.json`` says which, and the arm's verdict is marked invalid).
+    """
 
     def build(out: Path) -> None:
-        from blendaug.gan.sample import sample_run
+        from blendaug.gan.api import require_tiers, sample_tier
 
         n, tier, seed, device = params["n"], params["tier"], params["seed"], params["device"]
+        allow = params["allow_unusable"]
         gens = [(name.removeprefix("gen:"), Path(p)) for name, p in inputs.items() if name.startswith("gen:")]
+        problems = [f"{arch}: {p}" for arch, g in gens for p in require_tiers(g / "run", [tier], allow)]
         rows: list[dict] = []
         per_gen = [n // len(gens) + (1 if i < n % len(gens) else 0) for i in range(len(gens))]
         for (arch, gen_folder), k in zip(gens, per_gen, strict=True):
             if k == 0:
                 continue
             part = out / "parts" / arch
-            sample_run(gen_folder / "run", part, n=k, tier=tier, seed=seed, device=device, overwrite=True)
+            sample_tier(gen_folder / "run", part, tier, n=k, seed=seed, device=device, allow_unusable=allow,
+                        overwrite=True)
             with open(part / "index.csv", newline="", encoding="utf-8") as f:
                 for row in csv.DictReader(f):
                     src = part / row["file"]
@@ -139,6 +143,8 @@ def node_samples(folder: Path, key: dict, params: dict, inputs: dict) -> StepRes
             writer = csv.DictWriter(f, fieldnames=list(rows[0]))
             writer.writeheader()
             writer.writerows(rows)
+        if problems:
+            atomic_write_text(out / "unusable.json", json.dumps(problems, indent=1))
 
     return run_step(folder, key, build)
 

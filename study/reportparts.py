@@ -53,6 +53,27 @@ def _epochs(results: pd.DataFrame, cell: str, task: str, arm: str) -> int | None
     return int(r.iloc[0]) if len(r) else None
 
 
+def unusable_inputs(plan: Plan) -> dict[tuple[str, str, str], list[str]]:
+    """``{(cell, task, arm): problems}`` for arms fed by a generator tier no usable snapshot has."""
+    import json
+
+    by_id = {n.id: n for n in plan.nodes}
+    out: dict[tuple[str, str, str], list[str]] = {}
+    for (cell, task, arm, _), job in plan.jobs.items():
+        todo, seen = list(job.deps), set()
+        while todo:
+            node = by_id[todo.pop()]
+            if node.id in seen:
+                continue
+            seen.add(node.id)
+            todo += node.deps
+            path = node.folder / "unusable.json"
+            if node.kind == "samples" and path.is_file():
+                problems = out.setdefault((cell, task, arm), [])
+                problems += [p for p in json.loads(path.read_text(encoding="utf-8")) if p not in problems]
+    return out
+
+
 def verdict_section(cfg: StudyConfig, plan: Plan, contrasts: pd.DataFrame, results: pd.DataFrame) -> Section:
     """One plain line per contrast and task (its primary metric), then the call on every paired metric."""
     from blendaug.study.verdict import verdict
@@ -62,6 +83,7 @@ def verdict_section(cfg: StudyConfig, plan: Plan, contrasts: pd.DataFrame, resul
         sec.paragraphs.append("No contrast could be computed (no finished jobs).")
         return sec
     calls = []
+    unusable = unusable_inputs(plan)
     for _, row in contrasts.iterrows():
         task, cell = row.task, row.cell
         budget = (cfg.detection if task == "detection" else cfg.classification).budget
@@ -72,11 +94,15 @@ def verdict_section(cfg: StudyConfig, plan: Plan, contrasts: pd.DataFrame, resul
                     arm_rising=_rising(results, cell, task, row.arm),
                     reference_rising=_rising(results, cell, task, row.reference),
                     curve="val mAP50" if task == "detection" else "val accuracy")
-        line = (f"[{cell}] " if cell else "") + v.line
+        line, call = (f"[{cell}] " if cell else "") + v.line, v.call
+        bad = unusable.get((cell, task, row.arm), []) + unusable.get((cell, task, row.reference), [])
+        if bad:  # gan.allow_unusable ran an arm on a tier no usable snapshot has
+            call = "invalid"
+            line = f"INVALID (generated crops below the usable quality: {'; '.join(bad)}). {line}"
         if row.metric == PRIMARY[task]:
             sec.paragraphs.append(line)
         calls.append({"cell": cell, "task": task, "contrast": f"{row.arm} vs {row.reference}",
-                      "metric": row.metric, "call": v.call})
+                      "metric": row.metric, "call": call})
     table = pd.DataFrame(calls).pivot_table(index=["cell", "task", "contrast"], columns="metric", values="call",
                                             aggfunc="first", sort=False).reset_index()
     if not (table.cell != "").any():
