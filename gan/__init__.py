@@ -1,1 +1,3 @@
-"""Stage 2: GANs (DCGAN, cDCGAN, WGAN-GP, cWGAN-GP, DiffAugment) trained on object crops, with measured quality."""
+"""Stage 2: generators of object crops (a registry of families: the DCGAN-style GAN zoo, replay), trained on
+train crops, judged on held-out crops (anchored quality, TSTR, memorisation) and sampled by quality tier.
+The study's door is :mod:`blendaug.gan.api`; its config :class:`blendaug.gan.config.GanConfig`."""

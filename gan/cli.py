@@ -71,9 +71,15 @@ def train(
     amp: bool = typer.Option(True, "--amp/--no-amp", help="Mixed precision (CUDA only)."),
     channels_last: bool = typer.Option(False, "--channels-last", help="NHWC memory format (faster on CUDA)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar."),
+    threads: int = typer.Option(0, "--threads", min=0, help="CPU threads for torch (0: torch's default)."),
 ) -> None:
     """Train a generator on the crops (GANs: one per class, or one for all classes for conditional archs)."""
     from blendaug.gan.api import train_generator
+
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
 
     gan_opts = {"label_smoothing": label_smoothing, "channels_last": channels_last}
     cfg = build_config(archs=[arch], steps=steps, epochs=epochs, snapshots=parse_snapshot_list(snapshots) or None,
