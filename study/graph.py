@@ -20,7 +20,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from blendaug.study import nodes
+from blendaug.study import costs, nodes
 from blendaug.study.arms import SOURCES, ArmSpec, arm_key, samples_name
 from blendaug.study.config import StudyConfig
 from blendaug.study.config_io import Cell, cells
@@ -91,7 +91,8 @@ class _CellBuilder:
         """The split dataset, or its train subsample (per seed under ``replicate: full``)."""
         d = self.cfg.dataset
         full = self._once(_Spec("data", "", None, nodes.node_data,
-                                {"dataset": d.model_dump(mode="json", exclude={"train_size"})}))
+                                {"dataset": d.model_dump(mode="json", exclude={"train_size"})},
+                                cost=costs.data_cost(self.cfg)))
         if d.train_size is None:
             return full
         seed, shown = self._seed(s, "full")
@@ -111,7 +112,7 @@ class _CellBuilder:
         return self._once(_Spec("generator", arch, shown, nodes.node_generator,
                                 {"gan": g.model_dump(mode="json", exclude={"archs", "allow_unusable"}), "arch": arch,
                                  "seed": seed, "device": self.device},
-                                {"crops": crops}, self.heavy, float(g.steps or g.epochs or 1)))
+                                {"crops": crops}, self.heavy, costs.generator_cost(self.cfg)))
 
     def samples(self, spec: ArmSpec, s: int) -> _Spec:
         seed, shown = self._seed(s, "synthetic")
@@ -122,7 +123,7 @@ class _CellBuilder:
         return self._once(_Spec("samples", samples_name(spec), shown, nodes.node_samples,
                                 {"tier": spec.tier, "generators": list(archs), "n": n, "seed": seed,
                                  "device": self.device, "allow_unusable": self.cfg.gan.allow_unusable},
-                                gens, self.heavy, float(n)))
+                                gens, self.heavy, 0.01 * n))
 
     def arm(self, name: str, s: int) -> _Spec:
         """The arm's training set: the data node itself for an arm without synthetic images."""
@@ -138,14 +139,14 @@ class _CellBuilder:
         if shown is None:
             shown = max((v.seed for v in inputs.values() if v.seed is not None), default=None)
         return self._once(_Spec("arm", name, shown, nodes.node_arm, {"spec": arm_key(spec), "seed": seed},
-                                inputs, Resources(), spec.ratio))
+                                inputs, Resources(), costs.arm_cost(self.cfg, spec.ratio)))
 
     def detect(self, name: str, s: int) -> _Spec:
-        d = self.cfg.detection
         ratio = 0.0 if self.arms[name].source == "none" or self.arms[name].mode == "replace" else self.arms[name].ratio
-        cost = d.epochs * (1.0 if d.budget == "images" else 1.0 + ratio)
+        cost = costs.detect_cost(self.cfg, ratio)
         return self._once(_Spec("detect", name, s, nodes.node_detect,
-                                {"detection": d.model_dump(mode="json"), "seed": s, "device": self.device},
+                                {"detection": self.cfg.detection.model_dump(mode="json"), "seed": s,
+                                 "device": self.device},
                                 {"train": self.arm(name, s), "data": self.data(s)}, self.heavy, cost))
 
     def classify(self, name: str, s: int) -> _Spec | None:
@@ -162,7 +163,7 @@ class _CellBuilder:
             per_real = c.synthetic_ratio if c.synthetic_ratio is not None else spec.ratio
             extra = {"tier": "low,mid,high", "synthetic_ratio": [per_real]}
             inputs["samples"] = self.samples(spec, s)
-        cost = c.epochs * (1.0 if c.budget == "images" else 1.0 + per_real)
+        cost = costs.classify_cost(self.cfg, per_real)
         return self._once(_Spec("classify", name, s, nodes.node_classify,
                                 {"classification": c.model_dump(mode="json", exclude={"enabled", "synthetic_ratio"}),
                                  "seed": s, "device": self.device, "extra": extra, "synthetic_per_real": per_real},

@@ -42,7 +42,9 @@ def dry_run_text(cfg: StudyConfig, out: Path) -> str:
     from blendaug.study.console import format_plan
 
     plan = build_plan(cfg, Path(out).absolute())
-    return format_plan(plan.nodes, header=_header(cfg, plan), workers=cfg.executor.workers or 1)
+    from blendaug.study.costs import RATES
+
+    return format_plan(plan.nodes, header=_header(cfg, plan), rates=RATES, workers=cfg.executor.workers or 1)
 
 
 def run_study(cfg: StudyConfig, out: Path, executor: Executor | None = None,
@@ -56,8 +58,9 @@ def run_study(cfg: StudyConfig, out: Path, executor: Executor | None = None,
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
     from blendaug.study.console import Console
+    from blendaug.study.costs import RATES
 
-    with Console(plan.nodes) as console:
+    with Console(plan.nodes, rates=RATES) as console:
         def on_event(e: NodeEvent) -> None:
             console(e)
             if e.state in ("done", "skipped") and e.result is not None:

@@ -1,0 +1,66 @@
+"""Rough node costs in seconds on a 2-core CPU, from the nodes' sizes, for ``--dry-run`` and the console's ETA.
+
+The constants were measured on this project's 2-core machine (README "A real quick.yaml run"); a GPU is
+much faster, and once a node of a kind has finished the console and the plan use its measured rate instead.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from blendaug.study.config import StudyConfig
+
+# Seconds per unit, measured on the 2-core CPU (YOLOv8n at 256 px, batch 4; smallcnn at 32 px; cdcgan width 24).
+DETECT_S_PER_IMAGE_EPOCH_256 = 0.086
+CLASSIFY_S_PER_CROP_EPOCH_32 = 0.002
+GAN_S_PER_STEP_BATCH32_WIDTH24_32PX = 0.06
+COMPOSITE_S_PER_IMAGE = 0.02
+TOYWORLD_S_PER_IMAGE_512 = 0.05
+CROPS_PER_IMAGE = 10.0  # vehicles per toyworld frame at 512 px, for the crop counts
+
+# Every kind's cost is already in seconds: a prior rate of 1 second per unit.
+RATES = {k: 1.0 for k in ("data", "subset", "crops", "generator", "samples", "arm", "detect", "classify")}
+
+
+def train_images(cfg: StudyConfig) -> float:
+    """The (expected) number of real train images: the subsample, toyworld's share, or the folder's images."""
+    d = cfg.dataset
+    if d.train_size is not None:
+        return float(d.train_size)
+    share = 1.0 - d.split.val - d.split.test
+    if d.source == "toyworld":
+        return d.toyworld.images * share
+    root = Path(d.path or ".")
+    n = sum(1 for p in root.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp")) if root.is_dir() else 0
+    return max(n, 1) * share
+
+
+def data_cost(cfg: StudyConfig) -> float:
+    d = cfg.dataset
+    if d.source != "toyworld":
+        return 5.0
+    return d.toyworld.images * TOYWORLD_S_PER_IMAGE_512 * (d.toyworld.size / 512) ** 2
+
+
+def generator_cost(cfg: StudyConfig) -> float:
+    g = cfg.gan
+    steps = g.steps or (g.epochs or 1) * train_images(cfg) * CROPS_PER_IMAGE / g.batch
+    size = g.image_size or cfg.crops.size
+    return steps * GAN_S_PER_STEP_BATCH32_WIDTH24_32PX * (g.batch / 32) * (g.width / 24) ** 2 * (size / 32) ** 2
+
+
+def detect_cost(cfg: StudyConfig, synthetic_per_real: float) -> float:
+    """Under ``budget: images`` every arm sees the baseline's images; under ``epochs`` it sees (1 + ratio) x."""
+    d = cfg.detection
+    seen = d.epochs * train_images(cfg) * (1.0 if d.budget == "images" else 1.0 + synthetic_per_real)
+    return seen * DETECT_S_PER_IMAGE_EPOCH_256 * (d.imgsz / 256) ** 2
+
+
+def classify_cost(cfg: StudyConfig, synthetic_per_real: float) -> float:
+    c = cfg.classification
+    crops = train_images(cfg) * CROPS_PER_IMAGE * (1.0 if c.budget == "images" else 1.0 + synthetic_per_real)
+    return c.epochs * crops * CLASSIFY_S_PER_CROP_EPOCH_32 * (c.size / 32) ** 2
+
+
+def arm_cost(cfg: StudyConfig, ratio: float) -> float:
+    return train_images(cfg) * ratio * COMPOSITE_S_PER_IMAGE
