@@ -27,6 +27,8 @@ from pydantic import BaseModel
 
 from blendaug.data.errors import ConfigError, DataError
 from blendaug.gan.budget import Budget
+from blendaug.gan.cyclegan_family import CycleGanFamily
+from blendaug.gan.ddpm_family import DdpmFamily
 from blendaug.gan.gan_family import GanFamily
 from blendaug.gan.orientation import OrientedSnapshot
 from blendaug.gan.replay_family import ReplayFamily
@@ -89,7 +91,12 @@ class Family(Protocol):
     def snapshots(self, run_dir: Path, info: dict) -> list[Snapshot]: ...
 
 
-FAMILIES: dict[str, Family] = {"gan": GanFamily(), "replay": ReplayFamily()}
+FAMILIES: dict[str, Family] = {
+    "gan": GanFamily(),
+    "replay": ReplayFamily(),
+    "ddpm": DdpmFamily(),
+    "cyclegan": CycleGanFamily(),
+}
 
 
 def generator_names() -> list[str]:
