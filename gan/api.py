@@ -11,6 +11,7 @@ All paths may be absolute; every function works on one run folder of any family
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import pandas as pd
 from blendaug.data.errors import ConfigError, Warnings
 from blendaug.gan.config import GanConfig
 from blendaug.gan.families import FAMILIES, TrainJob, family_of
+from blendaug.gan.runs import read_run_info, write_run_info
 from blendaug.gan.sample import TierAvailability, UnusableTierError, sample_run, tier_availability
 
 __all__ = ["GanConfig", "TierAvailability", "UnusableTierError", "require_tiers", "sample_tier", "score_generator",
@@ -90,7 +92,16 @@ def train_generator(
                         "batch": cfg.batch, "split": split, "per_class": crops.counts(), "orient": cfg.orient,
                         "holdout": None if holdout is None else {k: v for k, v in holdout.items() if k != "files"}}
     job = TrainJob(name, crops, run_dir, cfg, budget, info, seed, device, progress, log, on_checkpoint)
-    return FAMILIES[family].train(job)
+    resumed = (run_dir / "run.json").is_file()
+    finished_before = resumed and read_run_info(run_dir).get("finished") is True
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = FAMILIES[family].train(job)
+    if not finished_before:
+        # The wall and CPU (user + sys, whole process) time of this call; a resumed run's earlier calls are not in it.
+        result["train_time"] = {"wall_s": round(time.perf_counter() - wall, 2),
+                                "cpu_s": round(time.process_time() - cpu, 2), "complete": not resumed}  # fmt: skip
+        write_run_info(run_dir, result)
+    return result
 
 
 def score_generator(

@@ -140,3 +140,24 @@ def sample(
         out = sample_run(paths[0], paths[1], n, tier, class_name, seed, resolve_device(device), overwrite,
                          allow_unusable)  # fmt: skip
     typer.echo(f"samples -> {out}")
+
+
+@app.command("compare")
+def compare(
+    runs: list[Path] = typer.Argument(..., help="Scored run folders (`gan score` wrote their quality.csv)."),
+    plot: Path = typer.Option(Path("gan_compare.png"), "--plot", help="Where to write the PNG plot."),
+    csv: Path | None = typer.Option(None, "--csv", help="Also write the table as CSV here."),
+    per_class: bool = typer.Option(False, "--per-class", help="A row per class too, not only the `all` rows."),
+    mixed_heldout: bool = typer.Option(False, "--mixed-heldout", help="Allow runs scored on different held-out "
+                                       "crops (their numbers do not compare)."),
+) -> None:
+    """One table across runs, families and snapshots: quality, TSTR, precision/recall/coverage, copying, time."""
+    from blendaug.data.atomic import atomic_write_text
+    from blendaug.gan.compare import compare_table, format_table, plot_table
+
+    table = compare_table(runs, per_class, mixed_heldout)
+    typer.echo(format_table(table))
+    if csv is not None:
+        atomic_write_text(csv, table.to_csv(index=False, float_format="%.6g"))
+        typer.echo(f"table -> {csv}")
+    typer.echo(f"plot -> {plot_table(table, plot)}")

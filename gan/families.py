@@ -29,10 +29,12 @@ from blendaug.data.errors import ConfigError, DataError
 from blendaug.gan.budget import Budget
 from blendaug.gan.cyclegan_family import CycleGanFamily
 from blendaug.gan.ddpm_family import DdpmFamily
+from blendaug.gan.fastgan import FastGanFamily
 from blendaug.gan.gan_family import GanFamily
 from blendaug.gan.orientation import OrientedSnapshot
 from blendaug.gan.replay_family import ReplayFamily
 from blendaug.gan.runs import read_run_info
+from blendaug.gan.vae import VaeFamily
 
 if TYPE_CHECKING:
     from blendaug.gan.config import GanConfig
@@ -94,6 +96,8 @@ class Family(Protocol):
 FAMILIES: dict[str, Family] = {
     "gan": GanFamily(),
     "replay": ReplayFamily(),
+    "fastgan": FastGanFamily(),
+    "vae": VaeFamily(),
     "ddpm": DdpmFamily(),
     "cyclegan": CycleGanFamily(),
 }
