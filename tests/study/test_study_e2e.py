@@ -73,7 +73,8 @@ def test_smoke_results_cover_every_arm_and_seed(smoke_run):
         assert (smoke_run / ref).is_file(), ref
 
 
-def test_report_html_opens_offline_in_chromium(smoke_run):
+def open_in_chromium(report: Path) -> dict:
+    """Load a report in headless Debian chromium; returns what the page holds and what it requested."""
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         pytest.skip("Debian's chromium is not installed")
@@ -85,14 +86,40 @@ def test_report_html_opens_offline_in_chromium(smoke_run):
         page = browser.new_page()
         requests = []
         page.on("request", lambda r: requests.append(r.url))
-        page.goto((smoke_run / "report.html").as_uri(), wait_until="load")
-        n_images = page.evaluate("document.images.length")
-        loaded = page.evaluate("Array.from(document.images).filter(i => i.complete && i.naturalWidth > 0).length")
-        table_rows = page.evaluate("document.querySelectorAll('#results tbody tr').length")
+        page.goto(report.as_uri(), wait_until="load")
+        got = {"images": page.evaluate("document.images.length"),
+               "loaded": page.evaluate("Array.from(document.images).filter(i => i.complete && i.naturalWidth > 0)"
+                                       ".length"),
+               "alts": page.evaluate("Array.from(document.images).map(i => i.alt)"),
+               "table_rows": page.evaluate("document.querySelectorAll('#results tbody tr').length"),
+               "first_heading": page.evaluate("document.querySelector('h2').textContent"),
+               "requests": requests}
         browser.close()
-    assert n_images >= 5 and loaded == n_images
-    assert table_rows >= 2
-    assert all(u.startswith(("file:", "data:")) for u in requests), "the report must not fetch anything"
+    return got
+
+
+def test_report_html_opens_offline_in_chromium(smoke_run):
+    got = open_in_chromium(smoke_run / "report.html")
+    assert got["images"] >= 5 and got["loaded"] == got["images"]
+    assert got["table_rows"] >= 2 and got["first_heading"] == "Verdict"
+    assert all(u.startswith(("file:", "data:")) for u in got["requests"]), "the report must not fetch anything"
+
+
+def test_ablation_config_report_with_its_sweep_plot_opens_in_chromium(tmp_path):
+    # configs/ablation.yaml as shipped (arms by mapping, a ratio sweep, declared contrasts), at micro size.
+    micro = [o for o in MICRO if not o.startswith(("gan.epochs", "gan.snapshots"))]
+    cmd = [sys.executable, "-m", "blendaug.study.cli", "study", str(REPO / "configs" / "ablation.yaml"), *micro,
+           "gan.steps=4", "gan.snapshots=[1.0]", "gan.allow_unusable=true", "seeds=[0]", "--out",
+           str(tmp_path / "run")]
+    proc = subprocess.run(cmd, cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    contrasts = pd.read_csv(tmp_path / "run" / "contrasts.csv")
+    assert {("gan_poisson", "gan_gaussian"), ("gan_gaussian", "paste_real")} <= set(
+        zip(contrasts.arm, contrasts.reference, strict=True))
+    assert set(contrasts.cell) == {"ratio=0.5", "ratio=1", "ratio=2"}
+    got = open_in_chromium(tmp_path / "run" / "report.html")
+    assert got["loaded"] == got["images"] and any("across the sweep" in a for a in got["alts"])
+    assert all(u.startswith(("file:", "data:")) for u in got["requests"])
 
 
 def test_report_command_rebuilds_the_same_results(smoke_run, tmp_path):
