@@ -107,35 +107,59 @@ def node_generator(folder: Path, key: dict, params: dict, inputs: dict) -> StepR
     return run_step(folder, key, build)
 
 
-def node_samples(folder: Path, key: dict, params: dict, inputs: dict) -> StepResult:
-    """Sample generated crops of one tier from every generator into one crop folder with one index.csv.
+def _tier_classes(run: Path, tier: str, allow_unusable: bool) -> tuple[list[str] | None, list[str], list[str]]:
+    """Which classes of a scored generator run to sample for ``tier``.
 
-    A tier no usable snapshot has stops the study here, before any detector trains on noise, unless
-    ``gan.allow_unusable`` (then ``unusable.json`` says which, and the arm's verdict is marked invalid).
+    Returns:
+        ``(classes or None for all, classes left out, problems that make the arm's verdict invalid)``. A class
+        without a usable snapshot of the tier (too few crops to learn or to judge it, say) is left out of the
+        pastes and named in the report; when no class has one, the study stops here, before any detector
+        trains on noise, unless ``allow_unusable`` (then every class is drawn and the verdict marked invalid).
     """
+    from blendaug.gan.api import UnusableTierError, tier_availability
+
+    avail = tier_availability(run)
+    missing = avail.missing(tier)
+    if not missing:
+        return None, [], []
+    if allow_unusable:
+        return None, [], [avail.message(tier)]
+    usable = [c for c in avail.classes if c not in missing]
+    if not usable:
+        raise UnusableTierError(f"{run}: {avail.message(tier)}; set gan.allow_unusable: true to run anyway (the "
+                                "arm's verdict is then marked invalid)")
+    return usable, missing, []
+
+
+def node_samples(folder: Path, key: dict, params: dict, inputs: dict) -> StepResult:
+    """Sample generated crops of one tier from every generator into one crop folder with one index.csv
+    (see :func:`_tier_classes` for classes without a usable snapshot of the tier)."""
 
     def build(out: Path) -> None:
-        from blendaug.gan.api import require_tiers, sample_tier
+        from blendaug.gan.api import sample_tier
 
         n, tier, seed, device = params["n"], params["tier"], params["seed"], params["device"]
-        allow = params["allow_unusable"]
         gens = [(name.removeprefix("gen:"), Path(p)) for name, p in inputs.items() if name.startswith("gen:")]
-        problems = [f"{arch}: {p}" for arch, g in gens for p in require_tiers(g / "run", [tier], allow)]
         rows: list[dict] = []
+        notes: dict[str, list[str]] = {"left_out": [], "invalid": []}
         per_gen = [n // len(gens) + (1 if i < n % len(gens) else 0) for i in range(len(gens))]
         for (arch, gen_folder), k in zip(gens, per_gen, strict=True):
-            if k == 0:
-                continue
-            part = out / "parts" / arch
-            sample_tier(gen_folder / "run", part, tier, n=k, seed=seed, device=device, allow_unusable=allow,
-                        overwrite=True)
-            with open(part / "index.csv", newline="", encoding="utf-8") as f:
-                for row in csv.DictReader(f):
-                    src = part / row["file"]
-                    row["file"] = f"{row['class']}/{arch}_{src.name}"
-                    (out / "crops" / row["class"]).mkdir(parents=True, exist_ok=True)
-                    shutil.move(src, out / "crops" / row["file"])
-                    rows.append(row)
+            classes, left_out, invalid = _tier_classes(gen_folder / "run", tier, params["allow_unusable"])
+            notes["left_out"] += [f"{arch}: {c}" for c in left_out]
+            notes["invalid"] += [f"{arch}: {p}" for p in invalid]
+            for cls in classes or [None]:
+                if k == 0:
+                    continue
+                part = out / "parts" / arch / (cls or "all")
+                sample_tier(gen_folder / "run", part, tier, n=k, seed=seed, device=device, class_name=cls,
+                            allow_unusable=params["allow_unusable"], overwrite=True)
+                with open(part / "index.csv", newline="", encoding="utf-8") as f:
+                    for row in csv.DictReader(f):
+                        src = part / row["file"]
+                        row["file"] = f"{row['class']}/{arch}_{src.name}"
+                        (out / "crops" / row["class"]).mkdir(parents=True, exist_ok=True)
+                        shutil.move(src, out / "crops" / row["file"])
+                        rows.append(row)
         shutil.rmtree(out / "parts", ignore_errors=True)
         if not rows:
             raise ConfigError(f"samples/{tier}: the generators gave no crops of tier {tier}")
@@ -143,8 +167,10 @@ def node_samples(folder: Path, key: dict, params: dict, inputs: dict) -> StepRes
             writer = csv.DictWriter(f, fieldnames=list(rows[0]))
             writer.writeheader()
             writer.writerows(rows)
-        if problems:
-            atomic_write_text(out / "unusable.json", json.dumps(problems, indent=1))
+        if notes["invalid"]:
+            atomic_write_text(out / "unusable.json", json.dumps(notes["invalid"], indent=1))
+        if notes["left_out"]:
+            atomic_write_text(out / "left_out.json", json.dumps(notes["left_out"], indent=1))
 
     return run_step(folder, key, build)
 

@@ -146,6 +146,14 @@ def gan_section(cfg: StudyConfig, plan: Plan, fig_dir: Path) -> Section | None:
         return None
     sec = Section("Generator quality", ["Tiers come from quality measured on held-out real crops (see "
                                         "gan/quality/README.md), not from training time."])
+    import json
+
+    for node in plan.nodes:
+        left_out = node.folder / "left_out.json"
+        if node.kind == "samples" and left_out.is_file():
+            classes = ", ".join(json.loads(left_out.read_text(encoding="utf-8")))
+            sec.paragraphs.append(f"{node.id}: no usable snapshot of this tier for {classes}; arms reading these "
+                                  "samples paste the other classes only.")
     for node in gens:
         qpath = node.folder / "run" / "quality.csv"
         if not qpath.is_file():
