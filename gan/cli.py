@@ -72,6 +72,8 @@ def train(
     channels_last: bool = typer.Option(False, "--channels-last", help="NHWC memory format (faster on CUDA)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar."),
     threads: int = typer.Option(0, "--threads", min=0, help="CPU threads for torch (0: torch's default)."),
+    option: list[str] = typer.Option([], "--option", help="A setting of the generator's family (gan.options.<family>"
+                                     "), KEY=VALUE, repeatable: e.g. --option nz=64 --option sigma=0.05."),
 ) -> None:
     """Train a generator on the crops (GANs: one per class, or one for all classes for conditional archs)."""
     from blendaug.gan.api import train_generator
@@ -81,11 +83,15 @@ def train(
 
         torch.set_num_threads(threads)
 
-    gan_opts = {"label_smoothing": label_smoothing, "channels_last": channels_last}
+    from blendaug.gan.families import family_of
+
+    family = family_of(arch, "--arch")
+    opts = {"label_smoothing": label_smoothing, "channels_last": channels_last} if family == "gan" else {}
+    opts.update(parse_options(option, family))
     cfg = build_config(archs=[arch], steps=steps, epochs=epochs, snapshots=parse_snapshot_list(snapshots) or None,
                        batch=batch, diffaugment=diffaugment, image_size=size, lr=lr, width=width, holdout=holdout,
                        holdout_group=holdout_group, orient=orient, checkpoint_every=checkpoint_every, amp=amp,
-                       options={"gan": gan_opts} if arch in _gan_names() else None)  # fmt: skip
+                       options={family: opts} if opts else None)  # fmt: skip
     info = train_generator(arch, crops, out, cfg, seed, resolve_device(device), split, progress,
                            log=lambda m: typer.echo(m, err=True))  # fmt: skip
     stated = ", ".join(f"{k} {v}" for k, v in info["budget"].items() if k != "snapshots")
@@ -93,10 +99,37 @@ def train(
                f"snapshots {info['snapshots']} -> {out}")  # fmt: skip
 
 
-def _gan_names() -> list[str]:
+def parse_options(pairs: list[str], family: str) -> dict:
+    """``["nz=64", "ema=0"]`` -> ``{"nz": 64, "ema": 0}`` (values read as YAML scalars); checked by the family."""
+    import yaml
+
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--option: {pair!r} is not KEY=VALUE (a gan.options.{family} setting)")
+        try:
+            out[key.strip()] = yaml.safe_load(value) if value.strip() else None
+        except yaml.YAMLError as e:
+            raise ConfigError(f"--option {key}: cannot read {value!r} ({e})") from None
+    import difflib
+
+    from pydantic import ValidationError
+
     from blendaug.gan.families import FAMILIES
 
-    return list(FAMILIES["gan"].generators)
+    model = FAMILIES[family].options_model
+    for key in out:
+        if key not in model.model_fields:
+            close = difflib.get_close_matches(key, list(model.model_fields), n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"choose from {', '.join(model.model_fields)}"
+            raise ConfigError(f"--option {key}: not a setting of gan.options.{family} ({hint})")
+    try:
+        model.model_validate(out)
+    except ValidationError as e:
+        first = e.errors()[0]
+        raise ConfigError(f"--option {first['loc'][0]}: {first['msg']}") from None
+    return out
 
 
 @app.command("list")

@@ -4,6 +4,7 @@ seeded sampling, scoring."""
 from __future__ import annotations
 
 import csv
+import json
 import math
 
 import pytest
@@ -118,3 +119,18 @@ def test_temperature_and_damaged_snapshot(tmp_path):
     (tmp_path / "a" / "snapshots" / "step_0000002" / "all.pt").write_bytes(b"broken")
     with pytest.raises(DataError, match="all.pt"):
         list_snapshots(tmp_path / "a")[-1].sample("red", 1, 0)
+
+
+def test_cli_trains_with_family_options_and_names_a_bad_one(tmp_path, run_cli):
+    crops = scene_crops(tmp_path / "crops", n=4)
+    proc = run_cli("gan", "train", crops, tmp_path / "run", "--arch", "cvae", "--steps", "2", "--batch", "4", "--width",
+                   "4", "--holdout", "0", "--option", "nz=3", "--option", "sigma=0.2", "--no-progress",
+                   check=True)  # fmt: skip
+    assert "cvae: 2 class(es), 2 steps" in proc.stdout
+    info = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert info["options"]["nz"] == 3 and info["options"]["sigma"] == 0.2 and info["settings"]["sigma"] == 0.2
+    assert list_snapshots(tmp_path / "run")[-1].sample("red", 2, 0).shape == (2, 32, 32, 3)
+    bad = run_cli("gan", "train", crops, tmp_path / "bad", "--arch", "vae", "--option", "sigmaa=0.2")
+    assert bad.returncode == 2
+    assert "--option sigmaa: not a setting of gan.options.vae (did you mean 'sigma'?)" in bad.stderr
+    assert not (tmp_path / "bad").exists()
