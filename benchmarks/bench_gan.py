@@ -7,6 +7,8 @@ updates G every 5th step), and ours includes the generator's moving average (EMA
 for the snapshots. The reference is pytorch/examples' DCGAN loop written plainly: the same
 Generator/Discriminator, BCE, a host sync (``.item()``) every step for logging, D's weight grads
 computed in the G update. On CUDA it also times ours with AMP and with AMP + channels_last.
+The DDPM family's step (one UNet update: noise, denoising loss, clipping, AdamW, EMA) and the CycleGAN
+family's (both generators, then both PatchGANs through the image pools) get a line each, also at width 64.
 """
 
 from __future__ import annotations
@@ -100,6 +102,62 @@ def time_reference(args) -> float:
     return args.steps / (time.perf_counter() - t0)
 
 
+def time_ddpm(args, amp: bool = False) -> float:
+    """The DDPM family's step (gan/ddpm_train.py): noise, UNet forward/backward, clipping, AdamW, EMA."""
+    from blendaug.gan.ddpm_model import build_unet, denoising_loss, train_scheduler, unet_config
+
+    opts = {"train_timesteps": 1000, "beta_schedule": "squaredcos_cap_v2"}
+    unet = build_unet(unet_config(args.size, 64, 3)).to(args.device)
+    ema = deepcopy(unet).requires_grad_(False)
+    opt = torch.optim.AdamW(unet.parameters(), lr=3e-4, weight_decay=0.0)
+    sched, gen = train_scheduler(opts), torch.Generator().manual_seed(2)
+    real = real_batch(args.batch, args.size, args.device, torch.contiguous_format)
+    y = torch.randint(0, 3, (args.batch,), generator=torch.Generator().manual_seed(1)).to(args.device)
+    dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if amp else None
+    scaler = torch.amp.GradScaler(args.device.split(":")[0], enabled=dtype == torch.float16)
+
+    def step(s: int) -> torch.Tensor:
+        loss = denoising_loss(unet, sched, real, y, gen, 0.1, dtype)
+        opt.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.unscale_(opt)
+        torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
+        scaler.step(opt)
+        scaler.update()
+        update_ema(ema, unet, ema_decay(0.999, s))
+        return loss.detach()
+
+    return _time_steps(step, args)
+
+
+def time_cyclegan(args, amp: bool = False) -> float:
+    """The CycleGAN family's step (gan/cyclegan_train.py): both generators, then both PatchGANs via the pools."""
+    from blendaug.gan.config import GanConfig
+    from blendaug.gan.cyclegan_train import CyclePair, CycleSettings, cycle_step
+
+    opts = {**GanConfig().family_options("cyclegan"), "d_layers": 2 if args.size < 64 else 3}
+    dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if amp else None
+    s = CycleSettings(args.steps, frozenset(), args.batch, 2e-4, 64, opts, (), 500, dtype, 0)
+    pair, gen = CyclePair(s, torch.Generator().manual_seed(0), args.device), torch.Generator().manual_seed(2)
+    a = real_batch(args.batch, args.size, args.device, torch.contiguous_format)
+    b = a.flip(1).contiguous()
+    return _time_steps(lambda _: cycle_step(pair, a, b, gen, s)[0], args)
+
+
+def _time_steps(step, args) -> float:
+    total = torch.zeros((), device=args.device)
+    for k in range(args.warmup):
+        total += step(k)
+    total.item()
+    sync(args.device)
+    t0 = time.perf_counter()
+    for k in range(args.warmup, args.warmup + args.steps):
+        total += step(k)
+    total.item()
+    sync(args.device)
+    return args.steps / (time.perf_counter() - t0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="auto")
@@ -127,6 +185,10 @@ def main() -> None:
         if cuda:
             print(f"{'ours ' + arch + ' amp':34s} {best(time_ours, arch, args, amp=True):8.2f}")
             print(f"{'ours ' + arch + ' amp+channels_last':34s} {best(time_ours, arch, args, True, True):8.2f}")
+    for name, fn in (("ddpm", time_ddpm), ("cyclegan", time_cyclegan)):  # other families: a step of their own
+        print(f"{'ours ' + name:34s} {best(fn, args):8.2f}")
+        if cuda:
+            print(f"{'ours ' + name + ' amp':34s} {best(fn, args, amp=True):8.2f}")
 
 
 if __name__ == "__main__":

@@ -41,6 +41,8 @@ class CycleGanOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     n_blocks: int = Field(6, ge=1, le=12, description="residual blocks of each generator (at a quarter of the side)")
+    residual: bool = Field(True, description="generators add a learned correction to their input and start as "
+                           "the identity (SimGAN's refiner; the reference CycleGAN: false)")
     d_layers: int | None = Field(None, ge=1, le=4, description="PatchGAN depth: 2 = 34 px patches, 3 = 70 px; "
                                  "None: 2 below 64 px, else 3")
     lambda_cycle: float = Field(10.0, ge=0, description="weight of the cycle-consistency L1 loss")
@@ -110,7 +112,8 @@ class CycleGanSnapshot:
         key = (class_name, str(device))
         if key not in self._loaded:
             path = snapshot_dir(self.run_dir, self.step) / f"{class_name}.pt"
-            g = ResnetGenerator(self.info["width"], self.info["options"]["n_blocks"])
+            o = self.info["options"]
+            g = ResnetGenerator(self.info["width"], o["n_blocks"], o["residual"])
             try:
                 g.load_state_dict(load_state(path))
             except (RuntimeError, TypeError) as e:

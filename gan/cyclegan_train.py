@@ -58,8 +58,8 @@ class CyclePair:
 
     def __init__(self, s: CycleSettings, gen: torch.Generator, device: str):
         o = s.opts
-        self.g_ab = init_weights(ResnetGenerator(s.width, o["n_blocks"]), gen).to(device)
-        self.g_ba = init_weights(ResnetGenerator(s.width, o["n_blocks"]), gen).to(device)
+        self.g_ab = init_weights(ResnetGenerator(s.width, o["n_blocks"], o["residual"]), gen).to(device)
+        self.g_ba = init_weights(ResnetGenerator(s.width, o["n_blocks"], o["residual"]), gen).to(device)
         self.d_a = init_weights(PatchDiscriminator(s.width, o["d_layers"]), gen).to(device)
         self.d_b = init_weights(PatchDiscriminator(s.width, o["d_layers"]), gen).to(device)
         adam = dict(lr=s.lr, betas=(0.5, 0.999))
