@@ -105,6 +105,7 @@ def test_sweep_cells_are_a_grid_checked_at_load(tmp_path):
     assert [c.name for c in grid] == ["train_size=25,ratio=1", "train_size=25,ratio=4", "train_size=50,ratio=1",
                                       "train_size=50,ratio=4"]
     assert grid[1].cfg.dataset.train_size == 25 and grid[1].cfg.synthetic.ratio == 4 and not grid[1].cfg.sweep
+    assert not load_config(write(tmp_path, "sweep: {synthetic.ratio: [1, 2]}\n"), ["sweep={}"]).sweep
     with pytest.raises(ConfigError, match=r"unknown key 'dataset.train_sise'"):
         load_config(write(tmp_path, "sweep: {dataset.train_sise: [25]}\n"))
     with pytest.raises(ConfigError, match=r"dataset.train_size"):
