@@ -9,6 +9,8 @@ Generator/Discriminator, BCE, a host sync (``.item()``) every step for logging, 
 computed in the G update. On CUDA it also times ours with AMP and with AMP + channels_last.
 The DDPM family's step (one UNet update: noise, denoising loss, clipping, AdamW, EMA) and the CycleGAN
 family's (both generators, then both PatchGANs through the image pools) get a line each, also at width 64.
+So do the conditional FastGAN (D update with its reconstruction decoders, G update, EMA) and VAE (encode,
+reparameterise, decode, one Adam update) steps.
 """
 
 from __future__ import annotations
@@ -144,6 +146,23 @@ def time_cyclegan(args, amp: bool = False) -> float:
     return _time_steps(lambda _: cycle_step(pair, a, b, gen, s)[0], args)
 
 
+def time_unit_family(name: str, args, amp: bool = False) -> float:
+    """A step of the FastGAN or VAE family (``FastGanUnit`` / ``VaeUnit.train_step``, gan/unit_loop.py's loop body):
+    FastGAN's D update with its reconstruction decoders, G update and EMA; the VAE's encode, decode and Adam update.
+    Conditional (3 classes), width 64, no DiffAugment, like the zoo's lines."""
+    from blendaug.gan.fastgan import FastGanUnit, FastSettings
+    from blendaug.gan.vae import VaeSettings, VaeUnit
+
+    gen = torch.Generator().manual_seed(0)
+    if name == "cfastgan":
+        unit = FastGanUnit(FastSettings(args.size, 3, 128, 64, 2e-4, (), 1.0, True, 0.999, amp, 0, 0), gen, args.device)
+    else:
+        unit = VaeUnit(VaeSettings(args.size, 3, 64, 64, 1e-3, 0.5, 1.0, 0, amp, 0, 0), gen, args.device)
+    real = real_batch(args.batch, args.size, args.device, torch.contiguous_format)
+    y = torch.randint(0, 3, (args.batch,), generator=torch.Generator().manual_seed(1)).to(args.device)
+    return _time_steps(lambda _: unit.train_step(real, y, gen)[-1], args)
+
+
 def _time_steps(step, args) -> float:
     total = torch.zeros((), device=args.device)
     for k in range(args.warmup):
@@ -189,6 +208,10 @@ def main() -> None:
         print(f"{'ours ' + name:34s} {best(fn, args):8.2f}")
         if cuda:
             print(f"{'ours ' + name + ' amp':34s} {best(fn, args, amp=True):8.2f}")
+    for name in ("cfastgan", "cvae"):
+        print(f"{'ours ' + name:34s} {best(time_unit_family, name, args):8.2f}")
+        if cuda:
+            print(f"{'ours ' + name + ' amp':34s} {best(time_unit_family, name, args, amp=True):8.2f}")
 
 
 if __name__ == "__main__":
