@@ -36,8 +36,9 @@ class VaeOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     nz: int = Field(64, ge=1, description="latent dimensions")
-    sigma: float = Field(0.1, gt=0, description="the decoder's pixel noise on the [0, 1] scale: smaller weighs "
-                         "reconstruction more against the KL term (sharper, less prior-like)")
+    sigma: float = Field(0.5, gt=0, description="the decoder's pixel noise on the [0, 1] scale: smaller weighs "
+                         "reconstruction more against the KL term (sharper reconstructions, samples further from "
+                         "the data; see gan/README.md)")
     beta: float = Field(1.0, ge=0, description="weight of the KL term once warmed up")
     kl_warmup: float = Field(0.1, ge=0, le=1, description="fraction of the budget over which beta ramps up from 0")
     temperature: float = Field(1.0, gt=0, description="spread of the latent noise at sampling")
