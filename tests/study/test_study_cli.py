@@ -2,9 +2,22 @@
 
 
 def test_show_config_lists_every_key_with_its_description(run_cli):
-    proc = run_cli("study", "--show-config", "gan.epochs=3", check=True)
-    assert "epochs: 3" in proc.stdout
-    assert "# training epochs per GAN" in proc.stdout
+    proc = run_cli("study", "--show-config", "gan.steps=3", check=True)
+    assert "steps: 3" in proc.stdout
+    assert "# budget: optimiser steps per generator" in proc.stdout
+    assert "#   ratio: synthetic training images per real training image" in proc.stdout  # the arm fields
+
+
+def test_dry_run_prints_the_plan_without_running_it(run_cli, tmp_path):
+    proc = run_cli("study", "configs/smoke.yaml", "--dry-run", "--out", tmp_path / "run", check=True)
+    assert "plan: 15 nodes, 0 already done, 15 to run" in proc.stdout
+    assert "detect/blended_mixed/seed1" in proc.stdout and "estimated work" in proc.stdout
+    assert not (tmp_path / "run").exists()
+
+
+def test_unknown_executor_is_a_did_you_mean_error(run_cli):
+    proc = run_cli("study", "configs/smoke.yaml", "--executor", "local-paralel")
+    assert proc.returncode == 2 and "did you mean 'local-parallel'" in proc.stderr
 
 
 def test_unknown_override_key_is_a_one_line_error(run_cli):
