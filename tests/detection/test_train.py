@@ -79,7 +79,8 @@ def test_train_data_needs_val_and_keeps_test_out(rect_data, tmp_path):
 @pytest.mark.parametrize(("cfg", "message"), [
     ({"train": "images/train", "val": "images/val"}, "missing key 'names'"),
     ({"train": "images/nowhere", "val": "images/val", "names": ["a"]}, "missing path"),
-    ({"path": "/no/such/root", "train": "images/train", "val": "images/val", "names": ["a"]}, "missing path: /no/such/root"),
+    ({"path": "/no/such/root", "train": "images/train", "val": "images/val", "names": ["a"]},
+     "missing path: /no/such/root"),
 ])
 def test_bad_data_yaml_is_a_clear_error(tmp_path, cfg, message):
     (tmp_path / "images" / "train").mkdir(parents=True) if "nowhere" not in cfg["train"] else None
