@@ -29,6 +29,10 @@ class DdpmOptions(BaseModel):
     beta_schedule: Literal["linear", "squaredcos_cap_v2"] = Field(
         "squaredcos_cap_v2", description="noise schedule (squaredcos_cap_v2: the cosine schedule of Nichol & "
         "Dhariwal 2021, better at small image sizes)")
+    prediction: Literal["v_prediction", "epsilon"] = Field(
+        "v_prediction", description="what the UNet predicts: the velocity (stable at the noisiest steps) or the "
+        "noise; with epsilon on toyworld the first DDIM steps amplified errors into flat, saturated background "
+        "colours")
     sample_steps: int = Field(25, ge=1, description="DDIM steps per sample (a fast sampler: fewer is faster)")
     guidance: float = Field(1.0, ge=0, description="classifier-free guidance scale at sampling (1: plain "
                             "conditional, no extra pass; > 1 stresses the class)")

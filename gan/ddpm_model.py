@@ -7,7 +7,7 @@ diffusers is imported, so even a stray hub call fails fast instead of reaching t
 The model is class-conditional through ``UNet2DModel``'s ``num_class_embeds`` (a learned class
 embedding added to the time embedding), with one extra *null* class for classifier-free guidance:
 training replaces a label by the null class with probability ``cond_drop``; sampling with
-``guidance`` w > 1 mixes ``eps_null + w (eps_class - eps_null)``.
+``guidance`` w > 1 mixes the outputs as ``out_null + w (out_class - out_null)``.
 """
 
 from __future__ import annotations
@@ -64,20 +64,21 @@ def build_unet(config: dict, seed: int = 0) -> UNet2DModel:
 def train_scheduler(opts: dict) -> DDPMScheduler:
     """The forward (noising) process the UNet learns to invert."""
     return DDPMScheduler(num_train_timesteps=opts["train_timesteps"], beta_schedule=opts["beta_schedule"],
-                         prediction_type="epsilon", clip_sample=True)  # fmt: skip
+                         prediction_type=opts["prediction"], clip_sample=True)  # fmt: skip
 
 
 def sample_scheduler(opts: dict) -> DDIMScheduler:
     """DDIM on the training schedule, deterministic (eta 0), with trailing steps (starts at the noisiest t)."""
     return DDIMScheduler(num_train_timesteps=opts["train_timesteps"], beta_schedule=opts["beta_schedule"],
-                         prediction_type="epsilon", clip_sample=True, timestep_spacing="trailing")  # fmt: skip
+                         prediction_type=opts["prediction"], clip_sample=True, timestep_spacing="trailing")  # fmt: skip
 
 
 def denoising_loss(
     unet: UNet2DModel, scheduler: DDPMScheduler, x0: torch.Tensor, y: torch.Tensor, gen: torch.Generator,
     cond_drop: float, amp_dtype: torch.dtype | None = None,
 ) -> torch.Tensor:  # fmt: skip
-    """The DDPM objective on a batch: MSE between the drawn noise and the UNet's prediction of it.
+    """The DDPM objective on a batch: MSE between the UNet's prediction and the drawn noise (``epsilon``) or the
+    velocity ``sqrt(a) noise - sqrt(1 - a) x0`` (``v_prediction``, Salimans & Ho 2022).
 
     Args:
         x0: (B, 3, S, S) in [-1, 1]; y: (B,) class ids.
@@ -92,7 +93,8 @@ def denoising_loss(
     x_t = scheduler.add_noise(x0, noise, t)
     with torch.autocast(dev.type, dtype=amp_dtype or torch.float16, enabled=amp_dtype is not None):
         pred = unet(x_t, t, class_labels=y).sample
-    return torch.nn.functional.mse_loss(pred.float(), noise)
+    target = noise if scheduler.config.prediction_type == "epsilon" else scheduler.get_velocity(x0, noise, t)
+    return torch.nn.functional.mse_loss(pred.float(), target)
 
 
 @torch.no_grad()
@@ -104,12 +106,12 @@ def ddim_sample(unet: UNet2DModel, opts: dict, noise: torch.Tensor, y: torch.Ten
     x = noise
     for t in sched.timesteps:
         if w == 1.0:
-            eps = unet(x, t, class_labels=y).sample
-        else:
+            out = unet(x, t, class_labels=y).sample
+        else:  # the mix is linear in the model's output, so it works for epsilon and v alike
             both = unet(torch.cat([x, x]), t, class_labels=torch.cat([y, torch.full_like(y, null)])).sample
-            eps_c, eps_u = both.chunk(2)
-            eps = eps_u + w * (eps_c - eps_u)
-        x = sched.step(eps, t, x, eta=0.0).prev_sample
+            out_c, out_u = both.chunk(2)
+            out = out_u + w * (out_c - out_u)
+        x = sched.step(out, t, x, eta=0.0).prev_sample
     return x.clamp(-1, 1)
 
 

@@ -30,8 +30,9 @@ def tiny(**kw) -> GanConfig:
                         **kw})  # fmt: skip
 
 
-def test_the_unet_learns_to_predict_the_noise():
-    opts = GanConfig(options={"ddpm": {}}).family_options("ddpm")
+@pytest.mark.parametrize("prediction", ["v_prediction", "epsilon"])
+def test_the_unet_learns_to_denoise(prediction):
+    opts = GanConfig(options={"ddpm": {"prediction": prediction}}).family_options("ddpm")
     unet = build_unet(unet_config(32, 8, n_classes=1), seed=0)
     sched = train_scheduler(opts)
     x0, y = squares_batch(8), torch.zeros(8, dtype=torch.long)
@@ -165,7 +166,7 @@ def test_importing_diffusers_and_building_a_model_reaches_no_network():
         "import os\nos.environ.pop('HF_HUB_OFFLINE', None)\n"
         "from blendaug.gan.ddpm_model import build_unet, sample_scheduler, train_scheduler, unet_config\n"
         "assert os.environ['HF_HUB_OFFLINE'] == '1'\n"
-        "opts = dict(train_timesteps=50, beta_schedule='linear')\n"
+        "opts = dict(train_timesteps=50, beta_schedule='linear', prediction='v_prediction')\n"
         "build_unet(unet_config(32, 8, 2)), train_scheduler(opts), sample_scheduler(opts)\n"
         "print('ok')\n"
     )
