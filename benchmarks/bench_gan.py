@@ -106,9 +106,10 @@ def time_reference(args) -> float:
 
 def time_ddpm(args, amp: bool = False) -> float:
     """The DDPM family's step (gan/ddpm_train.py): noise, UNet forward/backward, clipping, AdamW, EMA."""
+    from blendaug.gan.config import GanConfig
     from blendaug.gan.ddpm_model import build_unet, denoising_loss, train_scheduler, unet_config
 
-    opts = {"train_timesteps": 1000, "beta_schedule": "squaredcos_cap_v2"}
+    opts = GanConfig().family_options("ddpm")
     unet = build_unet(unet_config(args.size, 64, 3)).to(args.device)
     ema = deepcopy(unet).requires_grad_(False)
     opt = torch.optim.AdamW(unet.parameters(), lr=3e-4, weight_decay=0.0)
