@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import difflib
 import itertools
 from dataclasses import dataclass
@@ -45,9 +46,9 @@ def _error_message(err: ValidationError, source: str) -> str:
     return f"{source}: key '{key}': {msg}"
 
 
-def parse_overrides(overrides: list[str]) -> dict[str, Any]:
-    """``["gan.epochs=5", "seeds=[0,1]"]`` to a nested dict; values are parsed as YAML scalars/lists."""
-    tree: dict[str, Any] = {}
+def parse_overrides(overrides: list[str]) -> list[tuple[str, Any]]:
+    """``["gan.steps=5", "seeds=[0,1]"]`` to ``[("gan.steps", 5), ("seeds", [0, 1])]``; values parse as YAML."""
+    pairs = []
     for item in overrides:
         if "=" not in item:
             raise ConfigError(f"override '{item}': expected key.sub=value")
@@ -56,27 +57,25 @@ def parse_overrides(overrides: list[str]) -> dict[str, Any]:
             value = yaml.safe_load(raw) if raw.strip() else None
         except yaml.YAMLError:
             value = raw
-        _set(tree, key.strip(), value, f"override '{item}'")
-    return tree
+        if not all(key.strip().split(".")):
+            raise ConfigError(f"override '{item}': empty key")
+        pairs.append((key.strip(), value))
+    return pairs
 
 
-def _set(tree: dict[str, Any], dotted: str, value: Any, what: str) -> None:
-    parts = dotted.split(".")
-    if not all(parts):
-        raise ConfigError(f"{what}: empty key")
-    node = tree
-    for p in parts[:-1]:
-        node = node.setdefault(p, {})
-        if not isinstance(node, dict):
-            raise ConfigError(f"{what}: '{p}' is not a section")
-    node[parts[-1]] = value
-
-
-def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    """``extra`` over ``base``, section by section; an empty mapping replaces (``sweep={}`` clears the sweep)."""
-    out = dict(base)
-    for k, v in extra.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and v and isinstance(out.get(k), dict) else v
+def apply_overrides(raw: dict[str, Any], pairs: list[tuple[str, Any]], what: str = "override") -> dict[str, Any]:
+    """A copy of ``raw`` with each dotted key set to its value. A value replaces what the key held, mappings
+    included (``arms={baseline: {}, paste_real: {}}`` declares exactly those arms, ``sweep={}`` clears the
+    sweep); to change one entry of a mapping, name it (``detection.args.lr0=0.02``)."""
+    out = copy.deepcopy(raw)
+    for dotted, value in pairs:
+        node = out
+        parts = dotted.split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"{what} '{dotted}': '{p}' is not a section")
+        node[parts[-1]] = value
     return out
 
 
@@ -119,7 +118,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         raise ConfigError(f"{path}{line}: not valid YAML") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of config keys")
-    return validate(_merge(raw, parse_overrides(overrides or [])), str(path))
+    return validate(apply_overrides(raw, parse_overrides(overrides or [])), str(path))
 
 
 @dataclass(frozen=True)
@@ -151,11 +150,8 @@ def cells(cfg: StudyConfig, source: str = "config") -> list[Cell]:
             raise ConfigError(f"{source}: sweep.{key}: cannot sweep '{key.split('.')[0]}'")
     for combo in itertools.product(*cfg.sweep.values()):
         values = dict(zip(cfg.sweep, combo, strict=True))
-        raw: dict[str, Any] = {}
-        for key, value in values.items():
-            _set(raw, key, value, f"sweep.{key}")
         try:
-            cell_cfg = StudyConfig.model_validate(_merge(base, raw))
+            cell_cfg = StudyConfig.model_validate(apply_overrides(base, list(values.items()), "sweep"))
         except ValidationError as e:
             raise ConfigError(_error_message(e, f"{source}: sweep value {values}")) from None
         out.append(Cell(_cell_name(values), values, cell_cfg))

@@ -106,6 +106,10 @@ def test_sweep_cells_are_a_grid_checked_at_load(tmp_path):
                                       "train_size=50,ratio=4"]
     assert grid[1].cfg.dataset.train_size == 25 and grid[1].cfg.synthetic.ratio == 4 and not grid[1].cfg.sweep
     assert not load_config(write(tmp_path, "sweep: {synthetic.ratio: [1, 2]}\n"), ["sweep={}"]).sweep
+    # A mapping value replaces the mapping; a dotted key changes one entry.
+    arms = load_config("configs/aerial.yaml", ["arms={baseline: {}, paste_real: {}}", "contrasts=null"]).arm_specs()
+    assert list(arms) == ["baseline", "paste_real"]
+    assert load_config("configs/quick.yaml", ["detection.args.lr0=0.02"]).detection.args == {"lr0": 0.02}
     with pytest.raises(ConfigError, match=r"unknown key 'dataset.train_sise'"):
         load_config(write(tmp_path, "sweep: {dataset.train_sise: [25]}\n"))
     with pytest.raises(ConfigError, match=r"dataset.train_size"):
