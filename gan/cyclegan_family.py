@@ -69,8 +69,8 @@ def source_classes(classes: list[str], mapping: dict[str, str]) -> dict[str, str
     if bad:
         c, t = next(iter(bad.items()))
         raise ConfigError(f"cyclegan: class {c!r} has no toyworld counterpart {t!r}; map it with "
-                          f"gan.options.cyclegan.source_classes, e.g. {{{c}: car}} (toyworld draws "
-                          f"{', '.join(TOYWORLD_NAMES)})")  # fmt: skip
+                          f"gan.options.cyclegan.source_classes (gan train: --option 'source_classes={{{c}: car}}'; "
+                          f"toyworld draws {', '.join(TOYWORLD_NAMES)})")  # fmt: skip
     unknown = sorted(set(mapping) - set(classes))
     if unknown:
         raise ConfigError(f"gan.options.cyclegan.source_classes: no crops of class(es) {', '.join(unknown)}")
