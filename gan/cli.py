@@ -49,7 +49,10 @@ def build_config(**values):
 def train(
     crops: Path = typer.Argument(..., help="Crops folder (output of `blendaug data crops`)."),
     out: Path = typer.Argument(..., help="Run folder; a rerun resumes it, a finished run is left as is."),
-    arch: str = typer.Option("dcgan", "--arch", help="A generator name (`blendaug gan list`)."),
+    arch: str | None = typer.Option(None, "--arch", help="A generator name (`blendaug gan list`) [dcgan, or the "
+                                    "--family's first generator]."),
+    family_name: str | None = typer.Option(None, "--family", help="A generator family (gan, fastgan, vae, ddpm, "
+                                           "cyclegan, replay); --arch then picks one of its generators."),
     steps: int | None = typer.Option(None, "--steps", min=1, help="Budget in optimiser steps [2000]."),
     epochs: int | None = typer.Option(None, "--epochs", min=1, help="Budget in epochs instead (converted)."),
     snapshots: str = typer.Option("", "--snapshots", help="Steps (or epochs) 100,500 or fractions 0.1,0.5,1.0."),
@@ -83,9 +86,21 @@ def train(
 
         torch.set_num_threads(threads)
 
-    from blendaug.gan.families import family_of
+    from blendaug.gan.families import FAMILIES, family_of
 
+    if family_name is not None:
+        if family_name not in FAMILIES:
+            import difflib
+
+            close = difflib.get_close_matches(family_name, list(FAMILIES), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else f"; choose from {', '.join(FAMILIES)}"
+            raise ConfigError(f"--family: unknown family {family_name!r}{hint}")
+        arch = arch or next(iter(FAMILIES[family_name].generators))
+    arch = arch or "dcgan"
     family = family_of(arch, "--arch")
+    if family_name is not None and family != family_name:
+        raise ConfigError(f"--arch {arch}: a generator of the {family} family, not of --family {family_name} "
+                          f"({', '.join(FAMILIES[family_name].generators)})")
     opts = {"label_smoothing": label_smoothing, "channels_last": channels_last} if family == "gan" else {}
     opts.update(parse_options(option, family))
     cfg = build_config(archs=[arch], steps=steps, epochs=epochs, snapshots=parse_snapshot_list(snapshots) or None,

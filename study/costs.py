@@ -42,11 +42,24 @@ def data_cost(cfg: StudyConfig) -> float:
     return d.toyworld.images * TOYWORLD_S_PER_IMAGE_512 * (d.toyworld.size / 512) ** 2
 
 
-def generator_cost(cfg: StudyConfig) -> float:
+# A step of each generator relative to a cDCGAN step at the same batch, width and size (measured on the 2-core CPU,
+# gan/README.md), and the generators that train one model per class (their budget is per generator).
+STEP_COST = {"dcgan": 1.0, "cdcgan": 1.0, "wgan-gp": 1.5, "cwgan-gp": 1.5, "fastgan": 5.0, "cfastgan": 5.0,
+             "vae": 1.5, "cvae": 1.6, "ddpm": 12.0, "cyclegan": 40.0, "replay": 0.0}
+PER_CLASS = {"dcgan", "wgan-gp", "fastgan", "vae", "cyclegan"}
+
+
+def classes(cfg: StudyConfig) -> int:
+    return len(cfg.dataset.names) if cfg.dataset.names else (3 if cfg.dataset.source == "toyworld" else 1)
+
+
+def generator_cost(cfg: StudyConfig, arch: str) -> float:
     g = cfg.gan
     steps = g.steps or (g.epochs or 1) * train_images(cfg) * CROPS_PER_IMAGE / g.batch
+    steps *= classes(cfg) if arch in PER_CLASS else 1
     size = g.image_size or cfg.crops.size
-    return steps * GAN_S_PER_STEP_BATCH32_WIDTH24_32PX * (g.batch / 32) * (g.width / 24) ** 2 * (size / 32) ** 2
+    per_step = GAN_S_PER_STEP_BATCH32_WIDTH24_32PX * STEP_COST.get(arch, 1.0)
+    return steps * per_step * (g.batch / 32) * (g.width / 24) ** 2 * (size / 32) ** 2
 
 
 def detect_cost(cfg: StudyConfig, synthetic_per_real: float) -> float:

@@ -112,7 +112,7 @@ class _CellBuilder:
         return self._once(_Spec("generator", arch, shown, nodes.node_generator,
                                 {"gan": g.model_dump(mode="json", exclude={"archs", "allow_unusable"}), "arch": arch,
                                  "seed": seed, "device": self.device},
-                                {"crops": crops}, self.heavy, costs.generator_cost(self.cfg)))
+                                {"crops": crops}, self.heavy, costs.generator_cost(self.cfg, arch)))
 
     def samples(self, spec: ArmSpec, s: int) -> _Spec:
         seed, shown = self._seed(s, "synthetic")

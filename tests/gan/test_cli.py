@@ -35,6 +35,8 @@ def test_train_then_sample(tmp_path, run_cli):
     assert [(r["class"], r["arch"], r["snapshot"], r["tier"], r["score"]) for r in rows] == [
         ("blue", "cwgan-gp", "2", "high", "0.7")
     ] * 3
+    by_family = run_cli("gan", "train", crops, tmp_path / "vae", "--family", "vae", *TRAIN, check=True)
+    assert json.loads((tmp_path / "vae" / "run.json").read_text())["generator"] == "vae", by_family.stdout
     listing = run_cli("gan", "list", check=True).stdout
     assert "cdcgan" in listing and "replay" in listing
     assert all((tmp_path / "s" / r["file"]).is_file() for r in rows)
@@ -47,6 +49,10 @@ def test_bad_input_is_one_line_and_no_output(tmp_path, run_cli):
         "beyond the budget of 2 epochs": ["gan", "train", crops, tmp_path / "r1", "--snapshots", "1,5",
                                           "--epochs", "2"],
         "--arch: unknown generator 'dcgn'": ["gan", "train", crops, tmp_path / "r3", "--arch", "dcgn"],
+        "--family: unknown family 'fastgn' (did you mean 'fastgan'?)": ["gan", "train", crops, tmp_path / "r4",
+                                                                       "--family", "fastgn"],
+        "--arch dcgan: a generator of the gan family, not of --family vae": ["gan", "train", crops, tmp_path / "r5",
+                                                                            "--family", "vae", "--arch", "dcgan"],
         "no crops found": ["gan", "train", tmp_path / "empty", tmp_path / "r2", "--epochs", "1"],
         # Without tensorflow: "tensorflow is not installed"; with it, the worker cannot read this file.
         "m.h5": ["gan", "sample", "--keras", tmp_path / "m.h5", tmp_path / "k", "--class", "car"],
@@ -56,5 +62,5 @@ def test_bad_input_is_one_line_and_no_output(tmp_path, run_cli):
         proc = run_cli(*args)
         assert proc.returncode == 2, (args, proc.stderr)
         assert len(proc.stderr.strip().splitlines()) == 1 and message in proc.stderr, proc.stderr
-    for name in ("r1", "r2", "r3", "k"):
+    for name in ("r1", "r2", "r3", "r4", "r5", "k"):
         assert not (tmp_path / name).exists()
