@@ -39,6 +39,7 @@ def node_data(folder: Path, key: dict, params: dict, inputs: dict) -> StepResult
     """Generate or import the images and split them (groups kept together) into train/val/test."""
 
     def build(out: Path) -> None:
+        from blendaug.data.errors import DataError
         from blendaug.data.io import read_dataset
         from blendaug.data.split import split_dataset
         from blendaug.data.yolo import write_yolo
@@ -53,7 +54,11 @@ def node_data(folder: Path, key: dict, params: dict, inputs: dict) -> StepResult
                                     overwrite=True)
         else:
             src = Path(d["path"])
-        ds = read_dataset(src, fmt=d["format"], names=d["names"], skip_bad=d["skip_bad"], warnings=warnings)
+        try:
+            ds = read_dataset(src, fmt=d["format"], names=d["names"], skip_bad=d["skip_bad"], warnings=warnings)
+        except DataError as e:
+            raise DataError(f"{e} (run `blendaug data check {src}` to list every problem; dataset.skip_bad=true "
+                            "skips unreadable images and bad label lines, counted in the report)") from None
         s = d["split"]
         ds = split_dataset(ds, val=s["val"], test=s["test"], seed=s["seed"], group=s["group"], warnings=warnings)
         write_yolo(ds, out / "dataset", overwrite=True)
