@@ -74,6 +74,13 @@ def unusable_inputs(plan: Plan) -> dict[tuple[str, str, str], list[str]]:
     return out
 
 
+def same_jobs(plan: Plan, seeds: list[int], cell: str, task: str, arm: str, reference: str) -> bool:
+    """Whether ``arm`` and ``reference`` train the same model for every seed (equal node fingerprints): e.g. two
+    arms that differ only in ``blend`` give the crop classifier the same crops."""
+    pairs = [(plan.jobs.get((cell, task, arm, s)), plan.jobs.get((cell, task, reference, s))) for s in seeds]
+    return all(a is not None and r is not None and a.fingerprint == r.fingerprint for a, r in pairs)
+
+
 def verdict_section(cfg: StudyConfig, plan: Plan, contrasts: pd.DataFrame, results: pd.DataFrame) -> Section:
     """One plain line per contrast and task (its primary metric), then the call on every paired metric."""
     from blendaug.study.verdict import verdict
@@ -95,6 +102,11 @@ def verdict_section(cfg: StudyConfig, plan: Plan, contrasts: pd.DataFrame, resul
                     reference_rising=_rising(results, cell, task, row.reference),
                     curve="val mAP50" if task == "detection" else "val accuracy")
         line, call = (f"[{cell}] " if cell else "") + v.line, v.call
+        if same_jobs(plan, cfg.seeds, cell, task, row.arm, row.reference):
+            call = "same model"
+            line = ((f"[{cell}] " if cell else "") + f"{row.arm} vs {row.reference}, {task}: the same model. Both "
+                    f"arms' {task} jobs read exactly the same inputs and settings for every seed (the specs differ "
+                    f"only in what {task} does not use), so there is nothing to compare.")
         bad = unusable.get((cell, task, row.arm), []) + unusable.get((cell, task, row.reference), [])
         if bad:  # gan.allow_unusable ran an arm on a tier no usable snapshot has
             call = "invalid"

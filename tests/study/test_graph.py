@@ -109,3 +109,12 @@ def test_a_train_size_sweep_shares_the_split_and_runs_it_once(tmp_path):
     assert len(splits["subset/train_size=3"].split("train")) == 3
     tests = {k: sorted(str(r.rel_path) for r in ds.split("test")) for k, ds in splits.items()}
     assert tests["subset/train_size=2"] == tests["subset/train_size=3"] == tests["data"]
+
+
+def test_arms_differing_only_in_blend_train_the_same_classifier_and_the_verdict_says_so(tmp_path):
+    from blendaug.study.reportparts import same_jobs
+
+    p = plan(tmp_path, "arms={baseline: {}, g: {source: gan, blend: gaussian}, p: {source: gan, blend: poisson}}")
+    assert same_jobs(p, [0, 1], "", "classification", "p", "g")  # crops: the classifier never sees the blend
+    assert not same_jobs(p, [0, 1], "", "detection", "p", "g")
+    assert not same_jobs(p, [0, 1], "", "classification", "p", "baseline")
