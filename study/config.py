@@ -86,6 +86,9 @@ class DetectionSection(_Strict):
     model: str = Field("yolov8n.yaml", description="ultralytics model yaml (trained from scratch)")
     recipe: str = Field("cpu-small", description="hyper-parameter preset: cpu-small (tiny data) or ultralytics")
     epochs: int = Field(30, ge=1, description="YOLO training epochs (of the baseline, under budget: images)")
+    images_seen: int | None = Field(
+        None, ge=1, description="when set, replaces epochs: the baseline trains round(images_seen / its train "
+        "images) epochs (at least 1), so every train_size cell of a sweep gets the same budget of images seen")
     budget: Literal["images", "epochs"] = Field(
         "images", description="images: every arm sees as many training images as the baseline (epochs scaled by "
         "the training-set size); epochs: every arm trains the same epochs (the seed paper's protocol)")

@@ -65,7 +65,8 @@ def generator_cost(cfg: StudyConfig, arch: str) -> float:
 def detect_cost(cfg: StudyConfig, synthetic_per_real: float) -> float:
     """Under ``budget: images`` every arm sees the baseline's images; under ``epochs`` it sees (1 + ratio) x."""
     d = cfg.detection
-    seen = d.epochs * train_images(cfg) * (1.0 if d.budget == "images" else 1.0 + synthetic_per_real)
+    baseline = d.images_seen if d.images_seen is not None else d.epochs * train_images(cfg)
+    seen = baseline * (1.0 if d.budget == "images" else 1.0 + synthetic_per_real)
     return seen * DETECT_S_PER_IMAGE_EPOCH_256 * (d.imgsz / 256) ** 2
 
 

@@ -145,7 +145,7 @@ class _CellBuilder:
         ratio = 0.0 if self.arms[name].source == "none" or self.arms[name].mode == "replace" else self.arms[name].ratio
         cost = costs.detect_cost(self.cfg, ratio)
         return self._once(_Spec("detect", name, s, nodes.node_detect,
-                                {"detection": self.cfg.detection.model_dump(mode="json"), "seed": s,
+                                {"detection": detection_params(self.cfg), "seed": s,
                                  "device": self.device},
                                 {"train": self.arm(name, s), "data": self.data(s)}, self.heavy, cost))
 
@@ -181,6 +181,12 @@ class _CellBuilder:
                     if spec is not None:
                         out[("classification", name, s)] = spec
         return out
+
+
+def detection_params(cfg: StudyConfig) -> dict:
+    """The detection section a detector node reads; ``images_seen`` only when set, so that configs without it keep
+    the fingerprints (and finished jobs) they had before the key existed."""
+    return cfg.detection.model_dump(mode="json", exclude={"images_seen"} if cfg.detection.images_seen is None else None)
 
 
 @dataclass

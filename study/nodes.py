@@ -221,6 +221,19 @@ def crops_per_class(crops: Path) -> list[int]:
     return [counts[c] for c in sorted(counts)]
 
 
+def baseline_epochs(detection: dict, n_train_reference: int) -> int:
+    """The baseline's epochs: ``detection.epochs``, or with ``detection.images_seen`` that many images over the
+    baseline's train images (rounded half up, at least 1)."""
+    from fractions import Fraction
+
+    from blendaug.data.budget import round_half_up
+
+    seen = detection.get("images_seen")
+    if seen is None:
+        return int(detection["epochs"])
+    return max(1, round_half_up(Fraction(int(seen), max(int(n_train_reference), 1))))
+
+
 def node_detect(folder: Path, key: dict, params: dict, inputs: dict) -> StepResult:
     """Train YOLO on the arm's data with one seed (epochs from the budget), evaluate on the real test split.
 
@@ -235,8 +248,9 @@ def node_detect(folder: Path, key: dict, params: dict, inputs: dict) -> StepResu
 
         d, seed, device = params["detection"], params["seed"], params["device"]
         train_yaml, data = arm_data_yaml(inputs["train"]), dataset_yaml(inputs["data"])
-        b = resolve_detector_budget(d["recipe"], d["args"], d["epochs"], n_train=train_images(train_yaml),
-                                    n_train_reference=train_images(data), budget=d["budget"])
+        n_reference = train_images(data)
+        b = resolve_detector_budget(d["recipe"], d["args"], baseline_epochs(d, n_reference),
+                                    n_train=train_images(train_yaml), n_train_reference=n_reference, budget=d["budget"])
         atomic_write_text(out / "budget.json", json.dumps(b.to_dict(), indent=1))
         train_detector(train_yaml, out / "train", model=d["model"], recipe=d["recipe"], epochs=b.epochs,
                        imgsz=d["imgsz"], batch=d["batch"], seed=seed, device=device,

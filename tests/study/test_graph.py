@@ -118,3 +118,21 @@ def test_arms_differing_only_in_blend_train_the_same_classifier_and_the_verdict_
     assert same_jobs(p, [0, 1], "", "classification", "p", "g")  # crops: the classifier never sees the blend
     assert not same_jobs(p, [0, 1], "", "detection", "p", "g")
     assert not same_jobs(p, [0, 1], "", "classification", "p", "baseline")
+
+
+def test_images_seen_changes_only_the_detectors_and_keeps_old_fingerprints_when_unset(tmp_path):
+    before = fingerprints(tmp_path)
+    assert fingerprints(tmp_path, "detection.epochs=1") != before  # the smoke config's detectors read epochs
+    p = plan(tmp_path)
+    assert "images_seen" not in next(n for n in p.nodes if n.kind == "detect").kwargs["params"]["detection"]
+    after = fingerprints(tmp_path, "detection.images_seen=40")
+    changed = {i for i in before if before[i] != after[i]}
+    assert changed == {i for i in before if i.startswith("detect/")}
+
+
+@pytest.mark.parametrize(("seen", "n", "epochs"), [(None, 10, 40), (1500, 10, 150), (1500, 25, 60), (1000, 24, 42),
+                                                   (3, 10, 1)])
+def test_images_seen_gives_every_cell_the_same_images(seen, n, epochs):
+    from blendaug.study.nodes import baseline_epochs
+
+    assert baseline_epochs({"epochs": 40, "images_seen": seen}, n) == epochs
