@@ -90,11 +90,9 @@ def train(
 
     if family_name is not None:
         if family_name not in FAMILIES:
-            import difflib
+            from blendaug.gan.config import suggest
 
-            close = difflib.get_close_matches(family_name, list(FAMILIES), n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else f"; choose from {', '.join(FAMILIES)}"
-            raise ConfigError(f"--family: unknown family {family_name!r}{hint}")
+            raise ConfigError(f"--family: unknown family {family_name!r} ({suggest(family_name, list(FAMILIES))})")
         arch = arch or next(iter(FAMILIES[family_name].generators))
     arch = arch or "dcgan"
     family = family_of(arch, "--arch")

@@ -17,7 +17,7 @@ from blendaug.gan.budget import Budget, check_snapshot_values, resolve_budget
 from blendaug.gan.quality.tiers import TierRule
 
 
-def _suggest(name: str, choices: list[str]) -> str:
+def suggest(name: str, choices: list[str]) -> str:
     close = difflib.get_close_matches(name, choices, n=1)
     return f"did you mean {close[0]!r}?" if close else f"choose from {', '.join(choices)}"
 
@@ -67,7 +67,7 @@ class GanConfig(BaseModel):
         names = generator_names()
         for name in v:
             if name not in names:
-                raise ValueError(f"unknown generator {name!r} ({_suggest(name, names)})")
+                raise ValueError(f"unknown generator {name!r} ({suggest(name, names)})")
         if not v:
             raise ValueError("give at least one generator")
         return list(dict.fromkeys(v))
@@ -105,7 +105,7 @@ class GanConfig(BaseModel):
         out = {}
         for family, values in v.items():
             if family not in FAMILIES:
-                raise ValueError(f"options: unknown family {family!r} ({_suggest(family, list(FAMILIES))})")
+                raise ValueError(f"options: unknown family {family!r} ({suggest(family, list(FAMILIES))})")
             model = FAMILIES[family].options_model
             out[family] = model.model_validate(values or {}).model_dump()
         return out

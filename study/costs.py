@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from blendaug.gan.families import FAMILIES, family_of
 from blendaug.study.config import StudyConfig
 
 # Seconds per unit, measured on the 2-core CPU (YOLOv8n at 256 px, batch 4; smallcnn at 32 px; cdcgan width 24).
@@ -43,10 +44,9 @@ def data_cost(cfg: StudyConfig) -> float:
 
 
 # A step of each generator relative to a cDCGAN step at the same batch, width and size (measured on the 2-core CPU,
-# gan/README.md), and the generators that train one model per class (their budget is per generator).
+# gan/README.md). A generator family that trains one model per class spends its budget per model (Family.units).
 STEP_COST = {"dcgan": 1.0, "cdcgan": 1.0, "wgan-gp": 1.5, "cwgan-gp": 1.5, "fastgan": 5.0, "cfastgan": 5.0,
              "vae": 1.5, "cvae": 1.6, "ddpm": 12.0, "cyclegan": 40.0, "replay": 0.0}
-PER_CLASS = {"dcgan", "wgan-gp", "fastgan", "vae", "cyclegan"}
 
 
 def classes(cfg: StudyConfig) -> int:
@@ -56,7 +56,7 @@ def classes(cfg: StudyConfig) -> int:
 def generator_cost(cfg: StudyConfig, arch: str) -> float:
     g = cfg.gan
     steps = g.steps or (g.epochs or 1) * train_images(cfg) * CROPS_PER_IMAGE / g.batch
-    steps *= classes(cfg) if arch in PER_CLASS else 1
+    steps *= FAMILIES[family_of(arch)].units(arch, classes(cfg))
     size = g.image_size or cfg.crops.size
     per_step = GAN_S_PER_STEP_BATCH32_WIDTH24_32PX * STEP_COST.get(arch, 1.0)
     return steps * per_step * (g.batch / 32) * (g.width / 24) ** 2 * (size / 32) ** 2
