@@ -184,9 +184,19 @@ class _CellBuilder:
 
 
 def detection_params(cfg: StudyConfig) -> dict:
-    """The detection section a detector node reads; ``images_seen`` only when set, so that configs without it keep
-    the fingerprints (and finished jobs) they had before the key existed."""
-    return cfg.detection.model_dump(mode="json", exclude={"images_seen"} if cfg.detection.images_seen is None else None)
+    """The detection section a detector node reads. ``images_seen`` only when set, so that configs without it keep
+    the fingerprints (and finished jobs) they had before the key existed; with a ``dataset.train_size`` the
+    baseline's epochs are known here and replace it, so a cell whose budget comes to the epochs it trained before
+    (``images_seen: 1000`` at 25 frames is ``epochs: 40``) keeps its finished detectors."""
+    from blendaug.study.nodes import baseline_epochs
+
+    d = cfg.detection.model_dump(mode="json")
+    seen = d.pop("images_seen")
+    if seen is not None and cfg.dataset.train_size is not None:  # the subsample has exactly train_size images
+        d["epochs"] = baseline_epochs({"images_seen": seen}, cfg.dataset.train_size)
+    elif seen is not None:
+        d["images_seen"] = seen
+    return d
 
 
 @dataclass
@@ -194,7 +204,8 @@ class Plan:
     """The study's nodes in run order, and which node holds each result.
 
     Attributes:
-        nodes: every node, each after its inputs; kinds in pipeline order (data first, jobs last).
+        nodes: every node, each after its inputs; kinds in pipeline order (data first, jobs last), each kind cell by
+            cell in the sweep's order.
         jobs: ``{(cell, task, arm, seed): node}`` for every detector and classifier job.
         cells: the sweep's cells (one cell named ``''`` without a sweep).
     """
@@ -245,9 +256,12 @@ def build_plan(cfg: StudyConfig, run: Path) -> Plan:
         for cell_name, label in _labels(present, values).items():
             parts = [FOLDER_OF_KIND[kind], name, f"seed{seed}" if seed is not None else "", label]
             ids[id(present[cell_name])] = "/".join(p for p in parts if p)
-    order = list(FOLDER_OF_KIND)
+    order, cell_index = list(FOLDER_OF_KIND), {c.name: i for i, c in enumerate(grid)}
     out: dict[str, Node] = {}
-    for spec in sorted((s for p in protos.values() for s in p.values()), key=lambda s: order.index(s.kind)):
+    # kind by kind, and within a kind cell by cell: a sweep stopped part-way has whole cells of jobs to read
+    ranked = sorted(((order.index(s.kind), cell_index[c], s) for p in protos.values() for c, s in p.items()),
+                    key=lambda t: t[:2])
+    for spec in (s for _, _, s in ranked):
         node_id = ids[id(spec)]
         if node_id in out:
             if out[node_id].fingerprint != spec.fp:

@@ -14,7 +14,7 @@ from tests.study.test_study_e2e import _env
 pytestmark = pytest.mark.slow
 
 TINY = ["seeds=[0]", "sweep={}", "dataset.train_size=6", "gan.steps=6", "gan.snapshots=[1.0]", "gan.score_n=10",
-        "gan.feature_epochs=2", "gan.allow_unusable=true", "synthetic.samples_per_class=10", "detection.epochs=1",
+        "gan.feature_epochs=2", "gan.allow_unusable=true", "synthetic.samples_per_class=10", "detection.images_seen=6",
         "detection.imgsz=128"]
 
 

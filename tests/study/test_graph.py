@@ -130,6 +130,30 @@ def test_images_seen_changes_only_the_detectors_and_keeps_old_fingerprints_when_
     assert changed == {i for i in before if i.startswith("detect/")}
 
 
+def test_images_seen_over_a_train_size_is_the_epochs_it_comes_to(tmp_path):
+    # A sweep moved from epochs to images_seen keeps the cells whose budget it leaves unchanged (their detectors
+    # are not retrained) and retrains only the others.
+    sweep, size = "sweep={dataset.train_size: [2, 3]}", "dataset.toyworld.images=12"
+    by_epochs = fingerprints(tmp_path, sweep, size, "detection.epochs=6")
+    by_images = fingerprints(tmp_path, sweep, size, "detection.images_seen=18")  # 6 epochs at 3 frames, 9 at 2
+    changed = {i for i in by_epochs if by_epochs[i] != by_images[i]}
+    assert changed == {i for i in by_epochs if i.startswith("detect/") and i.endswith("train_size=2")}
+    assert changed
+    p = plan(tmp_path, sweep, size, "detection.images_seen=18")
+    epochs = {n.id: n.kwargs["params"]["detection"]["epochs"] for n in p.nodes if n.kind == "detect"}
+    assert epochs["detect/baseline/seed0/train_size=2"] == 9 and epochs["detect/baseline/seed0/train_size=3"] == 6
+
+
+def test_a_sweep_runs_each_kind_cell_by_cell(tmp_path):
+    # Stopped part-way through the detectors, a sweep has whole cells to read, not a few jobs of each.
+    p = plan(tmp_path, "sweep={dataset.train_size: [3, 2]}", "dataset.toyworld.images=12")
+    detect = [n.id.rsplit("/", 1)[-1] for n in p.nodes if n.kind == "detect"]
+    assert detect == sorted(detect, key=["train_size=3", "train_size=2"].index)
+    assert len(set(detect)) == 2
+    position = {n.id: i for i, n in enumerate(p.nodes)}
+    assert all(position[d] < position[n.id] for n in p.nodes for d in n.deps)
+
+
 @pytest.mark.parametrize(("seen", "n", "epochs"), [(None, 10, 40), (1500, 10, 150), (1500, 25, 60), (1000, 24, 42),
                                                    (3, 10, 1)])
 def test_images_seen_gives_every_cell_the_same_images(seen, n, epochs):
