@@ -20,7 +20,6 @@ cannot hide under a large one even when their IoU is tiny.
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ import cv2
 import numpy as np
 
 from blendaug.compositing.context import GroundModel, NeighbourModel, find_place
+from blendaug.data.errors import did_you_mean
 
 
 def parse_range(text: str) -> tuple[int, int]:
@@ -314,7 +314,5 @@ def get_placement(name: str) -> PlacementMode:
         ValueError: an unknown name, with the closest known one.
     """
     if name not in PLACEMENTS:
-        close = difflib.get_close_matches(name, list(PLACEMENTS), n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        raise ValueError(f"placement: unknown mode {name!r} ({hint}choose from {', '.join(PLACEMENTS)})")
+        raise ValueError(f"placement: unknown mode {name!r} ({did_you_mean(name, PLACEMENTS)})")
     return PLACEMENTS[name]

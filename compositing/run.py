@@ -22,7 +22,6 @@ from the split's real boxes.
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import multiprocessing as mp
@@ -39,7 +38,7 @@ from blendaug.compositing.context import learn_neighbours
 from blendaug.compositing.crops import CropPool, CropRecord, read_crop_index
 from blendaug.compositing.placement import box_sizes_by_class, get_placement
 from blendaug.data.atomic import atomic_dir
-from blendaug.data.errors import ConfigError, DataError, Warnings
+from blendaug.data.errors import ConfigError, DataError, Warnings, did_you_mean
 from blendaug.data.imageio import encode_image, load_image_rgb
 from blendaug.data.model import ImageRecord
 from blendaug.data.yolo import data_yaml_text, read_yolo, write_record
@@ -164,9 +163,7 @@ def composite_counts(n_images: int, ratio: float, seed: int) -> np.ndarray:
 
 def _check_arm(ratio: float, mode: str, keep_originals: bool, workers: int) -> None:
     if mode not in ARM_MODES:
-        close = difflib.get_close_matches(str(mode), ARM_MODES, n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        raise ConfigError(f"--mode: unknown mode {mode!r} ({hint}choose from {', '.join(ARM_MODES)})")
+        raise ConfigError(f"--mode: unknown mode {mode!r} ({did_you_mean(mode, ARM_MODES)})")
     if not ratio > 0 or not math.isfinite(ratio):
         raise ConfigError(f"--ratio: synthetic images per real image must be > 0, got {ratio}")
     if mode == "replace" and ratio > 1:

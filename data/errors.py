@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 
 class BlendaugError(Exception):
     """A problem with the user's input (a file, a flag, a config key), not with the code."""
@@ -15,6 +18,13 @@ class DataError(BlendaugError):
 
 class ConfigError(BlendaugError):
     """A bad option, config key or config value."""
+
+
+def did_you_mean(name: object, choices: Iterable[object]) -> str:
+    """The hint after an unknown name: ``did you mean 'x'?`` for the closest choice, else ``choose from a, b``."""
+    names = [str(c) for c in choices]
+    close = difflib.get_close_matches(str(name), names, n=1)
+    return f"did you mean {close[0]!r}?" if close else f"choose from {', '.join(names)}"
 
 
 def where(path: object, line: int | None = None) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from blendaug.data.errors import ConfigError
+from blendaug.data.errors import ConfigError, did_you_mean
 from blendaug.gan.cli_score import resolve_device, score
 
 app = typer.Typer(add_completion=False, no_args_is_help=True)
@@ -90,9 +90,8 @@ def train(
 
     if family_name is not None:
         if family_name not in FAMILIES:
-            from blendaug.gan.config import suggest
 
-            raise ConfigError(f"--family: unknown family {family_name!r} ({suggest(family_name, list(FAMILIES))})")
+            raise ConfigError(f"--family: unknown family {family_name!r} ({did_you_mean(family_name, FAMILIES)})")
         arch = arch or next(iter(FAMILIES[family_name].generators))
     arch = arch or "dcgan"
     family = family_of(arch, "--arch")
@@ -125,8 +124,6 @@ def parse_options(pairs: list[str], family: str) -> dict:
             out[key.strip()] = yaml.safe_load(value) if value.strip() else None
         except yaml.YAMLError as e:
             raise ConfigError(f"--option {key}: cannot read {value!r} ({e})") from None
-    import difflib
-
     from pydantic import ValidationError
 
     from blendaug.gan.families import FAMILIES
@@ -134,9 +131,8 @@ def parse_options(pairs: list[str], family: str) -> dict:
     model = FAMILIES[family].options_model
     for key in out:
         if key not in model.model_fields:
-            close = difflib.get_close_matches(key, list(model.model_fields), n=1)
-            hint = f"did you mean {close[0]!r}?" if close else f"choose from {', '.join(model.model_fields)}"
-            raise ConfigError(f"--option {key}: not a setting of gan.options.{family} ({hint})")
+            raise ConfigError(f"--option {key}: not a setting of gan.options.{family} "
+                              f"({did_you_mean(key, model.model_fields)})")
     try:
         model.model_validate(out)
     except ValidationError as e:

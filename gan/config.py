@@ -8,18 +8,13 @@ family's own settings (``options.<family>``) against that family's options model
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from blendaug.data.errors import did_you_mean
 from blendaug.gan.budget import Budget, check_snapshot_values, resolve_budget
 from blendaug.gan.quality.tiers import TierRule
-
-
-def suggest(name: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(name, choices, n=1)
-    return f"did you mean {close[0]!r}?" if close else f"choose from {', '.join(choices)}"
 
 
 class GanConfig(BaseModel):
@@ -67,7 +62,7 @@ class GanConfig(BaseModel):
         names = generator_names()
         for name in v:
             if name not in names:
-                raise ValueError(f"unknown generator {name!r} ({suggest(name, names)})")
+                raise ValueError(f"unknown generator {name!r} ({did_you_mean(name, names)})")
         if not v:
             raise ValueError("give at least one generator")
         return list(dict.fromkeys(v))
@@ -105,7 +100,7 @@ class GanConfig(BaseModel):
         out = {}
         for family, values in v.items():
             if family not in FAMILIES:
-                raise ValueError(f"options: unknown family {family!r} ({suggest(family, list(FAMILIES))})")
+                raise ValueError(f"options: unknown family {family!r} ({did_you_mean(family, FAMILIES)})")
             model = FAMILIES[family].options_model
             out[family] = model.model_validate(values or {}).model_dump()
         return out

@@ -9,13 +9,12 @@ tensor's device), so a seeded run is reproducible on any device.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 
-from blendaug.data.errors import ConfigError
+from blendaug.data.errors import ConfigError, did_you_mean
 
 AugmentFn = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
@@ -89,9 +88,7 @@ def parse_policy(policy: str) -> tuple[str, ...]:
     names = tuple(p.strip() for p in policy.split(",") if p.strip())
     for name in names:
         if name not in AUGMENT_FNS:
-            close = difflib.get_close_matches(name, AUGMENT_FNS, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else f" (choose from {', '.join(AUGMENT_FNS)})"
-            raise ConfigError(f"--diffaugment: unknown policy {name!r}{hint}")
+            raise ConfigError(f"--diffaugment: unknown policy {name!r} ({did_you_mean(name, AUGMENT_FNS)})")
     return names
 
 

@@ -16,7 +16,6 @@ module with a class like :class:`blendaug.gan.gan_family.GanFamily` plus one ent
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 from pydantic import BaseModel
 
-from blendaug.data.errors import ConfigError, DataError
+from blendaug.data.errors import ConfigError, DataError, did_you_mean
 from blendaug.gan.budget import Budget
 from blendaug.gan.cyclegan_family import CycleGanFamily
 from blendaug.gan.ddpm_family import DdpmFamily
@@ -114,9 +113,7 @@ def family_of(generator: str, key: str = "gan.archs") -> str:
         if generator in family.generators:
             return fname
     names = generator_names()
-    close = difflib.get_close_matches(generator, names, n=1)
-    hint = f"did you mean {close[0]!r}?" if close else f"choose from {', '.join(names)}"
-    raise ConfigError(f"{key}: unknown generator {generator!r} ({hint})")
+    raise ConfigError(f"{key}: unknown generator {generator!r} ({did_you_mean(generator, names)})")
 
 
 def list_snapshots(run_dir: Path) -> list[Snapshot]:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 
 import torch
 
-from blendaug.data.errors import ConfigError
+from blendaug.data.errors import ConfigError, did_you_mean
 from blendaug.gan.losses import LOSSES, GanLoss
 from blendaug.gan.models import Discriminator, Generator, init_weights
 
@@ -71,7 +70,5 @@ GAN_ARCHS: dict[str, ArchSpec] = {
 def get_arch(name: str, key: str = "--arch") -> ArchSpec:
     """The spec of ``name``; raises ConfigError (naming ``key``) with a suggestion for an unknown name."""
     if name not in GAN_ARCHS:
-        close = difflib.get_close_matches(name, GAN_ARCHS, n=1)
-        hint = f"did you mean {close[0]!r}?" if close else f"choose from {', '.join(GAN_ARCHS)}"
-        raise ConfigError(f"{key}: unknown architecture {name!r} ({hint})")
+        raise ConfigError(f"{key}: unknown architecture {name!r} ({did_you_mean(name, GAN_ARCHS)})")
     return GAN_ARCHS[name]

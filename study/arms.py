@@ -11,14 +11,13 @@ the spec into a detection training set and the classifier's extra training data.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from blendaug.data.errors import ConfigError
+from blendaug.data.errors import ConfigError, did_you_mean
 
 TIERS = ("high", "mid", "low", "mixed")
 MODES = ("add", "replace")
@@ -85,11 +84,6 @@ SOURCES: dict[str, Source] = {
 }
 
 
-def _suggest(name: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(name, choices, n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
 def resolve_arms(arms: list[str] | dict[str, dict[str, Any] | None], defaults: dict[str, Any],
                  validators: dict[str, Callable[[Any], None]] | None = None) -> dict[str, ArmSpec]:
     """Turn the config's ``arms`` (preset names, or a mapping of name to fields) into full specs.
@@ -106,17 +100,16 @@ def resolve_arms(arms: list[str] | dict[str, dict[str, Any] | None], defaults: d
     for name, given in items.items():
         given = dict(given or {})
         if isinstance(arms, list) and name not in PRESETS:
-            raise ConfigError(f"arms: unknown arm '{name}'{_suggest(name, list(PRESETS))}; presets are "
+            raise ConfigError(f"arms: unknown arm '{name}' ({did_you_mean(name, PRESETS)}); presets are "
                               f"{', '.join(PRESETS)}, and the mapping form declares new arms "
                               "(arms: {my_arm: {source: gan, tier: high}})")
         for key in given:
             if key not in ARM_FIELDS:
-                raise ConfigError(f"arms.{name}: unknown field '{key}'{_suggest(key, list(ARM_FIELDS))}")
+                raise ConfigError(f"arms.{name}: unknown field '{key}' ({did_you_mean(key, ARM_FIELDS)})")
         fields = {**{k: v for k, v in defaults.items() if k in ARM_FIELDS}, **PRESETS.get(name, {}), **given}
         source = fields.get("source")
         if source not in SOURCES:
-            raise ConfigError(f"arms.{name}.source: unknown source '{source}'{_suggest(str(source), list(SOURCES))}"
-                              f"; choose from {', '.join(SOURCES)}")
+            raise ConfigError(f"arms.{name}.source: unknown source '{source}' ({did_you_mean(source, SOURCES)})")
         try:
             spec = ArmSpec.model_validate(fields)
         except ValidationError as e:
@@ -165,7 +158,7 @@ def check_contrasts(pairs: list[list[str]] | list[tuple[str, str]], specs: dict[
             raise ConfigError(f"contrasts[{i}]: expected [arm, reference] with two different arms, got {pair}")
         for name in pair:
             if name not in specs:
-                raise ConfigError(f"contrasts[{i}]: unknown arm '{name}'{_suggest(name, list(specs))}")
+                raise ConfigError(f"contrasts[{i}]: unknown arm '{name}' ({did_you_mean(name, specs)})")
         out.append((pair[0], pair[1]))
     return list(dict.fromkeys(out))
 

@@ -22,7 +22,6 @@ thread count (``threads`` option, else ``node.resources.cpus``) and the node's o
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import time
 from collections.abc import Callable, Sequence
@@ -30,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from blendaug.data.errors import BlendaugError, ConfigError
+from blendaug.data.errors import BlendaugError, ConfigError, did_you_mean
 
 
 @dataclass(frozen=True)
@@ -202,9 +201,7 @@ _CLASSES = {"local-parallel": ("blendaug.study.executor_parallel", "ParallelExec
 def check_kind(kind: str) -> None:
     """Raise ConfigError with a did-you-mean hint when no executor is registered as ``kind``."""
     if kind not in EXECUTORS:
-        close = difflib.get_close_matches(kind, list(EXECUTORS), n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
-        raise ConfigError(f"executor '{kind}' is unknown{hint}; choose from {', '.join(EXECUTORS)}")
+        raise ConfigError(f"executor '{kind}' is unknown ({did_you_mean(kind, EXECUTORS)})")
 
 
 def get_executor_class(kind: str) -> Callable[..., Executor]:
@@ -233,8 +230,6 @@ def get_executor(kind: str, **options: Any) -> Executor:
     valid = executor_options(kind)
     for key in options:
         if key not in valid:
-            close = difflib.get_close_matches(key, list(valid), n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise ConfigError(f"executor.{key}: not an option of the '{kind}' executor{hint}; "
-                              f"options: {', '.join(valid)}")
+            raise ConfigError(f"executor.{key}: not an option of the '{kind}' executor "
+                              f"({did_you_mean(key, valid)})")
     return EXECUTORS[kind](**options)

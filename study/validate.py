@@ -6,19 +6,13 @@ hour, not when the compositing or detection stage finally reads it.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from blendaug.data.errors import ConfigError
+from blendaug.data.errors import ConfigError, did_you_mean
 
 if TYPE_CHECKING:
     from blendaug.study.config import StudyConfig
-
-
-def _suggest(name: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(name, choices, n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def _check_blend(value: str) -> None:
@@ -29,14 +23,14 @@ def _check_blend(value: str) -> None:
     except ValueError as e:
         bad = next((p.strip() for p in str(value).split("+") if p.strip() not in (*BLEND_MODES, "all", *MODIFIERS)),
                    "")
-        raise ValueError(f"{e}{_suggest(bad, [*BLEND_MODES, 'all', *MODIFIERS])}") from None
+        raise ValueError(f"{e} ({did_you_mean(bad, [*BLEND_MODES, 'all', *MODIFIERS])})") from None
 
 
 def _check_mask(value: str) -> None:
     from blendaug.compositing.masks import MASKS
 
     if value not in MASKS:
-        raise ValueError(f"unknown mask {value!r}{_suggest(value, list(MASKS))}; choose from {', '.join(MASKS)}")
+        raise ValueError(f"unknown mask {value!r} ({did_you_mean(value, MASKS)})")
 
 
 def _check_per_image(value: str) -> None:
@@ -49,7 +43,7 @@ def _check_placement(value: str) -> None:
     from blendaug.compositing.placement import PLACEMENTS as modes
 
     if value not in modes:
-        raise ValueError(f"unknown placement {value!r}{_suggest(value, list(modes))}; choose from {', '.join(modes)}")
+        raise ValueError(f"unknown placement {value!r} ({did_you_mean(value, modes)})")
 
 
 def arm_validators(cfg: StudyConfig) -> dict[str, Callable[[Any], None]]:
@@ -58,8 +52,8 @@ def arm_validators(cfg: StudyConfig) -> dict[str, Callable[[Any], None]]:
     def generators(value: list[str]) -> None:
         for name in value:
             if name not in cfg.gan.archs:
-                raise ValueError(f"generator {name!r} is not trained by this study{_suggest(name, cfg.gan.archs)}; "
-                                 f"gan.archs is {cfg.gan.archs}")
+                raise ValueError(f"generator {name!r} is not trained by this study (gan.archs: "
+                                 f"{did_you_mean(name, cfg.gan.archs)})")
 
     return {"blend": _check_blend, "mask": _check_mask, "per_image": _check_per_image,
             "placement": _check_placement, "generators": generators}
@@ -85,8 +79,7 @@ def check_study(cfg: StudyConfig) -> None:
 
     d = cfg.detection
     if d.recipe not in RECIPES:
-        raise ConfigError(f"detection.recipe: unknown recipe {d.recipe!r}{_suggest(d.recipe, list(RECIPES))}; "
-                          f"choose from {', '.join(RECIPES)}")
+        raise ConfigError(f"detection.recipe: unknown recipe {d.recipe!r} ({did_you_mean(d.recipe, RECIPES)})")
     from blendaug.detection.yolo import check_model
 
     try:
@@ -99,5 +92,4 @@ def check_study(cfg: StudyConfig) -> None:
 
     if cfg.classification.enabled and cfg.classification.model not in MODELS:
         m = cfg.classification.model
-        raise ConfigError(f"classification.model: unknown model {m!r}{_suggest(m, list(MODELS))}; choose from "
-                          f"{', '.join(MODELS)}")
+        raise ConfigError(f"classification.model: unknown model {m!r} ({did_you_mean(m, MODELS)})")
