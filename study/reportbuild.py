@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from blendaug.data.atomic import atomic_write_text
 from blendaug.study import figures
@@ -24,6 +25,9 @@ from blendaug.study.reportparts import (
     verdict_section,
 )
 from blendaug.study.results import classification_rows, contrast_table, detection_rows, summarize, tidy
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 HEADLINE = {"detection": ["map50", "map50_95", "avg_iou_darknet", "count_mape"],
             "classification": ["accuracy", "balanced_accuracy", "macro_f1", "generalization_gap"]}
@@ -54,11 +58,26 @@ def _job_extras(folder: Path, task: str) -> dict[str, float]:
     return out
 
 
+def unfinished_jobs(plan: Plan, results: pd.DataFrame) -> list[str]:
+    """The ids of the jobs ``results`` has no row for (in plan order)."""
+    have = set() if results.empty else set(zip(results.cell, results.task, results.arm, results.seed, strict=True))
+    return [n.id for key, n in plan.jobs.items() if (key[0], key[1], key[2], int(key[3])) not in have]
+
+
 def collect(plan: Plan):
-    """Read every finished job: ``(tidy results, per-image rows by (cell, task, arm, seed))``."""
+    """Read every finished job: ``(tidy results, per-image rows by (cell, task, arm, seed))``.
+
+    A job counts only when its folder holds its own fingerprint: a folder left from a run with other settings
+    (a changed budget, say, before the job reran) is not read, so a report of a part-finished run never mixes
+    the two.
+    """
+    from blendaug.study.steps import is_done
+
     values, per_image = {}, {}
     for (cell, task, arm, seed), node in plan.jobs.items():
         folder = node.folder
+        if not is_done(folder, node.fingerprint):
+            continue
         if task == "detection" and (folder / "eval" / "metrics.json").is_file():
             v, rows = detection_rows(folder / "eval")
         elif task == "classification" and (folder / "run" / "metrics.json").is_file():
@@ -88,6 +107,11 @@ def write_results_and_report(cfg: StudyConfig, run: Path, env: dict | None = Non
     env = env or (json.loads(env_path.read_text()) if env_path.is_file() else {})
     fig_dir = run / "figures"
     sections = [verdict_section(cfg, plan, contrasts, results)]
+    waiting = unfinished_jobs(plan, results)
+    if waiting:
+        sections[0].paragraphs.insert(0, f"**Part-finished run: {len(waiting)} of {len(plan.jobs)} jobs have no "
+                                         f"result yet** ({', '.join(waiting[:6])}{', ...' if len(waiting) > 6 else ''}"
+                                         "); every contrast below uses only the seeds both of its arms have.")
     plots = Section("Contrasts", ["Each panel is one metric on its own scale: the difference arm - reference with "
                                   "its 95% interval over both training runs (seeds) and test images "
                                   "(docs/statistics.md)."])

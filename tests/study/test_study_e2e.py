@@ -131,6 +131,26 @@ def test_report_command_rebuilds_the_same_results(smoke_run, tmp_path):
     assert (smoke_run / "report.html").is_file() and (smoke_run / "results.csv").read_text() == before
 
 
+def test_report_of_a_part_finished_run_reads_only_the_jobs_it_has(smoke_run, tmp_path):
+    # The run's config now asks for one more detector epoch: until they rerun, the detectors' folders hold the
+    # old budget's results, which the report must not read as this config's.
+    import yaml
+
+    run = tmp_path / "run"
+    shutil.copytree(smoke_run, run)
+    cfg = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))
+    cfg["detection"]["epochs"] += 1
+    (run / "config.yaml").write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "blendaug.study.cli", "report", str(run)], cwd=tmp_path,
+                          env=_env(tmp_path), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    results = pd.read_csv(run / "results.csv")
+    assert set(results.task) == {"classification"} and len(set(results.seed)) == 2
+    verdict = (run / "report.md").read_text(encoding="utf-8").split("## Verdict", 1)[1].split("\n## ", 1)[0]
+    assert "Part-finished run: 4 of 8 jobs have no result yet" in verdict
+    assert "detect/baseline/seed0" in verdict and "detection map50" not in verdict
+
+
 def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
     clean = study(tmp_path, tmp_path / "clean", *MICRO)
     assert clean.returncode == 0, clean.stderr[-3000:]
