@@ -59,9 +59,9 @@ def _job_extras(folder: Path, task: str) -> dict[str, float]:
 
 
 def unfinished_jobs(plan: Plan, results: pd.DataFrame) -> list[str]:
-    """The ids of the jobs ``results`` has no row for (in plan order)."""
+    """The ids of the job nodes ``results`` has no row for (in plan order; a node shared by cells once)."""
     have = set() if results.empty else set(zip(results.cell, results.task, results.arm, results.seed, strict=True))
-    return [n.id for key, n in plan.jobs.items() if (key[0], key[1], key[2], int(key[3])) not in have]
+    return list(dict.fromkeys(n.id for key, n in plan.jobs.items() if (*key[:3], int(key[3])) not in have))
 
 
 def collect(plan: Plan):
@@ -107,10 +107,10 @@ def write_results_and_report(cfg: StudyConfig, run: Path, env: dict | None = Non
     env = env or (json.loads(env_path.read_text()) if env_path.is_file() else {})
     fig_dir = run / "figures"
     sections = [verdict_section(cfg, plan, contrasts, results)]
-    waiting = unfinished_jobs(plan, results)
+    waiting, n_jobs = unfinished_jobs(plan, results), len({n.id for n in plan.jobs.values()})
     if waiting:
-        sections[0].paragraphs.insert(0, f"**Part-finished run: {len(waiting)} of {len(plan.jobs)} jobs have no "
-                                         f"result yet** ({', '.join(waiting[:6])}{', ...' if len(waiting) > 6 else ''}"
+        sections[0].paragraphs.insert(0, f"**Part-finished run: {len(waiting)} of {n_jobs} jobs have no result "
+                                         f"yet** ({', '.join(waiting[:6])}{', ...' if len(waiting) > 6 else ''}"
                                          "); every contrast below uses only the seeds both of its arms have.")
     plots = Section("Contrasts", ["Each panel is one metric on its own scale: the difference arm - reference with "
                                   "its 95% interval over both training runs (seeds) and test images "
