@@ -52,8 +52,7 @@ def arm_validators(cfg: StudyConfig) -> dict[str, Callable[[Any], None]]:
     def generators(value: list[str]) -> None:
         for name in value:
             if name not in cfg.gan.archs:
-                raise ValueError(f"generator {name!r} is not trained by this study (gan.archs: "
-                                 f"{did_you_mean(name, cfg.gan.archs)})")
+                raise ValueError(f"generator {name!r} is not in gan.archs ({did_you_mean(name, cfg.gan.archs)})")
 
     return {"blend": _check_blend, "mask": _check_mask, "per_image": _check_per_image,
             "placement": _check_placement, "generators": generators}

@@ -59,6 +59,8 @@ def test_every_field_has_a_description():
     ("detection:\n  args: {mosiac: 0}\n", r"detection.args: .*did you mean mosaic"),
     ("executor:\n  kind: rey\n", r"executor.kind: .*'rey'.*did you mean 'ray'"),
     ("gan:\n  archs: [dcgam]\n", r"gan.archs.*did you mean 'dcgan'"),
+    ("arms:\n  baseline: {}\n  x: {source: gan, generators: [dcgn]}\n",
+     r"arms.x.generators: generator 'dcgn' is not in gan.archs \(did you mean 'cdcgan'\?\)"),
 ])
 def test_registry_values_are_checked_when_the_config_loads(tmp_path, text, message):
     with pytest.raises(ConfigError, match=message):
