@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from blendaug.data.atomic import atomic_write_text
 from blendaug.study import figures
@@ -25,9 +24,6 @@ from blendaug.study.reportparts import (
     verdict_section,
 )
 from blendaug.study.results import classification_rows, contrast_table, detection_rows, summarize, tidy
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 HEADLINE = {"detection": ["map50", "map50_95", "avg_iou_darknet", "count_mape"],
             "classification": ["accuracy", "balanced_accuracy", "macro_f1", "generalization_gap"]}
@@ -58,10 +54,9 @@ def _job_extras(folder: Path, task: str) -> dict[str, float]:
     return out
 
 
-def unfinished_jobs(plan: Plan, results: pd.DataFrame) -> list[str]:
-    """The ids of the job nodes ``results`` has no row for (in plan order; a node shared by cells once)."""
-    have = set() if results.empty else set(zip(results.cell, results.task, results.arm, results.seed, strict=True))
-    return list(dict.fromkeys(n.id for key, n in plan.jobs.items() if (*key[:3], int(key[3])) not in have))
+def unfinished_jobs(plan: Plan, read: dict) -> list[str]:
+    """The ids of the job nodes :func:`collect` could not read (in plan order; a node shared by cells once)."""
+    return list(dict.fromkeys(n.id for key, n in plan.jobs.items() if key not in read))
 
 
 def collect(plan: Plan):
@@ -107,7 +102,7 @@ def write_results_and_report(cfg: StudyConfig, run: Path, env: dict | None = Non
     env = env or (json.loads(env_path.read_text()) if env_path.is_file() else {})
     fig_dir = run / "figures"
     sections = [verdict_section(cfg, plan, contrasts, results)]
-    waiting, n_jobs = unfinished_jobs(plan, results), len({n.id for n in plan.jobs.values()})
+    waiting, n_jobs = unfinished_jobs(plan, per_image), len({n.id for n in plan.jobs.values()})
     if waiting:
         sections[0].paragraphs.insert(0, f"**Part-finished run: {len(waiting)} of {n_jobs} jobs have no result "
                                          f"yet** ({', '.join(waiting[:6])}{', ...' if len(waiting) > 6 else ''}"
