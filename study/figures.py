@@ -8,6 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -63,6 +64,16 @@ def contrast_forest(contrasts: pd.DataFrame, task: str, metrics: list[str], path
     return _save(fig, path)
 
 
+def spread_positions(values: np.ndarray, n_series: int, log: bool, width: float = 0.3) -> np.ndarray:
+    """``(n_series, len(values))`` x positions: the series side by side around each value, so that none hides
+    another; together they span ``width`` of the gap between neighbouring values (in log space on a log axis)."""
+    values = np.asarray(values, dtype=float)
+    span = np.log(values.max() / values.min()) if log else np.ptp(values)
+    gap = span / (len(values) - 1) if len(values) > 1 and span > 0 else 1.0
+    offsets = width * gap * (np.arange(n_series) - (n_series - 1) / 2) / max(n_series, 1)
+    return values[None, :] * np.exp(offsets)[:, None] if log else values[None, :] + offsets[:, None]
+
+
 def sweep_plot(contrasts: pd.DataFrame, cell_values: dict[str, dict], task: str, metric: str,
                path: Path) -> Path | None:
     """Each contrast's difference and interval against the swept value (one swept key: its numeric axis)."""
@@ -70,26 +81,31 @@ def sweep_plot(contrasts: pd.DataFrame, cell_values: dict[str, dict], task: str,
     if c.empty or len(cell_values) < 2:
         return None
     keys = list(next(iter(cell_values.values())))
-    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    fig, ax = plt.subplots(figsize=(7.5, 3.4))
     numeric = len(keys) == 1 and all(isinstance(v[keys[0]], int | float) for v in cell_values.values())
+    log = numeric and keys[0].endswith(("train_size", "ratio"))
     names = list(cell_values)
-    for i, ((arm, ref), g) in enumerate(c.groupby(["arm", "reference"], sort=False)):
+    groups = list(c.groupby(["arm", "reference"], sort=False))
+    values = np.array([cell_values[n][keys[0]] for n in names], dtype=float) if numeric else np.arange(len(names))
+    xs = spread_positions(values, len(groups), log)
+    for i, ((arm, ref), g) in enumerate(groups):
         g = g.set_index("cell").reindex(names)
-        x = (np.array([cell_values[n][keys[0]] for n in names], dtype=float) if numeric
-             else np.arange(len(names)) + 0.08 * i)
-        ax.errorbar(x, g["diff"], yerr=[g["diff"] - g.ci_low, g.ci_high - g["diff"]], fmt="o-", capsize=3,
-                    label=f"{arm} - {ref}")
+        x = xs[i]
+        # tab10 repeats after ten contrasts: the next ten are squares with dashed lines.
+        ax.errorbar(x, g["diff"], yerr=[g["diff"] - g.ci_low, g.ci_high - g["diff"]], capsize=3,
+                    fmt="o-" if i < 10 else "s--", color=plt.cm.tab10(i % 10), label=f"{arm} - {ref}")
     ax.axhline(0, color="#999", lw=1)
     if numeric:
         ax.set_xlabel(keys[0])
-        if keys[0].endswith(("train_size", "ratio")):
+        if log:
             ax.set_xscale("log")
-            ax.set_xticks([cell_values[n][keys[0]] for n in names], [str(cell_values[n][keys[0]]) for n in names])
+            ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.set_xticks(values, [str(cell_values[n][keys[0]]) for n in names])
     else:
-        ax.set_xticks(np.arange(len(names)), names, rotation=20, ha="right", fontsize=7)
+        ax.set_xticks(values, names, rotation=20, ha="right", fontsize=7)
     ax.set_ylabel(f"{metric} difference")
     ax.set_title(f"{task} {metric}: gain across the sweep (95% intervals)", fontsize=9)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return _save(fig, path)
 
 
