@@ -12,7 +12,12 @@ from blendaug.gan.families import FAMILIES, family_of
 from blendaug.study.config import StudyConfig
 
 # Seconds per unit, measured on the 2-core CPU (YOLOv8n at 256 px, batch 4; smallcnn at 32 px; cdcgan width 24).
-DETECT_S_PER_IMAGE_EPOCH_256 = 0.086
+# A detector run: a training image, a val image each epoch (val runs after every epoch, and its per-epoch
+# overhead is folded in here) and a fixed part (model build, the test evaluation); fitted to the drone-view
+# study's quiet runs (docs/findings.md: 1000 images seen, 66 val frames, 20-100 epochs, 2.9-4.9 min).
+DETECT_S_PER_IMAGE_EPOCH_256 = 0.06
+DETECT_S_PER_VAL_IMAGE_256 = 0.033
+DETECT_FIXED_S_256 = 15.0
 CLASSIFY_S_PER_CROP_EPOCH_32 = 0.002
 GAN_S_PER_STEP_BATCH32_WIDTH24_32PX = 0.06
 COMPOSITE_S_PER_IMAGE = 0.02
@@ -23,17 +28,26 @@ CROPS_PER_IMAGE = 10.0  # vehicles per toyworld frame at 512 px, for the crop co
 RATES = {k: 1.0 for k in ("data", "subset", "crops", "generator", "samples", "arm", "detect", "classify")}
 
 
+def _images(cfg: StudyConfig) -> float:
+    d = cfg.dataset
+    if d.source == "toyworld":
+        return float(d.toyworld.images)
+    root = Path(d.path or ".")
+    n = sum(1 for p in root.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp")) if root.is_dir() else 0
+    return float(max(n, 1))
+
+
 def train_images(cfg: StudyConfig) -> float:
     """The (expected) number of real train images: the subsample, toyworld's share, or the folder's images."""
     d = cfg.dataset
     if d.train_size is not None:
         return float(d.train_size)
-    share = 1.0 - d.split.val - d.split.test
-    if d.source == "toyworld":
-        return d.toyworld.images * share
-    root = Path(d.path or ".")
-    n = sum(1 for p in root.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp")) if root.is_dir() else 0
-    return max(n, 1) * share
+    return _images(cfg) * (1.0 - d.split.val - d.split.test)
+
+
+def val_images(cfg: StudyConfig) -> float:
+    """The (expected) number of val images: the split's share of the dataset's images."""
+    return _images(cfg) * cfg.dataset.split.val
 
 
 def data_cost(cfg: StudyConfig) -> float:
@@ -63,11 +77,19 @@ def generator_cost(cfg: StudyConfig, arch: str) -> float:
 
 
 def detect_cost(cfg: StudyConfig, synthetic_per_real: float) -> float:
-    """Under ``budget: images`` every arm sees the baseline's images; under ``epochs`` it sees (1 + ratio) x."""
+    """Under ``budget: images`` every arm sees the baseline's images in fewer epochs; under ``epochs`` it sees
+    (1 + ratio) x as many in the same epochs. Each epoch also validates on the val split."""
     d = cfg.detection
-    baseline = d.images_seen if d.images_seen is not None else d.epochs * train_images(cfg)
-    seen = baseline * (1.0 if d.budget == "images" else 1.0 + synthetic_per_real)
-    return seen * DETECT_S_PER_IMAGE_EPOCH_256 * (d.imgsz / 256) ** 2
+    n_train = train_images(cfg)
+    baseline = d.images_seen if d.images_seen is not None else d.epochs * n_train
+    per_epoch = n_train * (1.0 + synthetic_per_real)
+    if d.budget == "images":
+        seen, epochs = baseline, baseline / per_epoch
+    else:
+        epochs = baseline / n_train
+        seen = epochs * per_epoch
+    s = DETECT_FIXED_S_256 + seen * DETECT_S_PER_IMAGE_EPOCH_256 + epochs * val_images(cfg) * DETECT_S_PER_VAL_IMAGE_256
+    return s * (d.imgsz / 256) ** 2
 
 
 def classify_cost(cfg: StudyConfig, synthetic_per_real: float) -> float:

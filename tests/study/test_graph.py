@@ -144,6 +144,17 @@ def test_images_seen_over_a_train_size_is_the_epochs_it_comes_to(tmp_path):
     assert epochs["detect/baseline/seed0/train_size=2"] == 9 and epochs["detect/baseline/seed0/train_size=3"] == 6
 
 
+def test_a_detectors_cost_counts_its_val_passes(tmp_path):
+    # Equal images seen in fewer, larger epochs validate fewer times: the estimate (dry run, ETA) says so.
+    sweep, size = "sweep={dataset.train_size: [2, 3]}", "dataset.toyworld.images=12"
+    cost = {n.id: n.cost for n in plan(tmp_path, sweep, size, "detection.images_seen=18").nodes if n.kind == "detect"}
+    assert cost["detect/baseline/seed0/train_size=2"] > cost["detect/baseline/seed0/train_size=3"]
+    assert cost["detect/blended_mixed/seed0/train_size=2"] < cost["detect/baseline/seed0/train_size=2"]
+    # Under an epochs budget an arm with composites trains on more images in as many epochs.
+    cost = {n.id: n.cost for n in plan(tmp_path, "detection.budget=epochs").nodes if n.kind == "detect"}
+    assert cost["detect/blended_mixed/seed0"] > cost["detect/baseline/seed0"]
+
+
 def test_a_sweep_runs_each_kind_cell_by_cell(tmp_path):
     # Stopped part-way through the detectors, a sweep has whole cells to read, not a few jobs of each.
     p = plan(tmp_path, "sweep={dataset.train_size: [3, 2]}", "dataset.toyworld.images=12")
