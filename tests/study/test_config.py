@@ -120,6 +120,6 @@ def test_sweep_cells_are_a_grid_checked_at_load(tmp_path):
 
 def test_shipped_configs_load_from_any_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    for name in ("quick.yaml", "configs/smoke.yaml", "paper.yaml", "aerial.yaml", "aerial_jekhor.yaml", "aerial_gpu.yaml",
-                 "ablation.yaml"):
+    for name in ("quick.yaml", "configs/smoke.yaml", "paper.yaml", "aerial.yaml", "aerial_jekhor.yaml",
+                 "aerial_gpu.yaml", "ablation.yaml"):
         assert load_config(name).name
