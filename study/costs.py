@@ -6,6 +6,7 @@ much faster, and once a node of a kind has finished the console and the plan use
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from blendaug.gan.families import FAMILIES, family_of
@@ -28,13 +29,19 @@ CROPS_PER_IMAGE = 10.0  # vehicles per toyworld frame at 512 px, for the crop co
 RATES = {k: 1.0 for k in ("data", "subset", "crops", "generator", "samples", "arm", "detect", "classify")}
 
 
+@functools.lru_cache(maxsize=16)
+def _folder_images(root: Path) -> int:
+    """Image files under ``root``, counted once per process (every detector node of a plan asks)."""
+    if not root.is_dir():
+        return 0
+    return sum(1 for p in root.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp"))
+
+
 def _images(cfg: StudyConfig) -> float:
     d = cfg.dataset
     if d.source == "toyworld":
         return float(d.toyworld.images)
-    root = Path(d.path or ".")
-    n = sum(1 for p in root.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp")) if root.is_dir() else 0
-    return float(max(n, 1))
+    return float(max(_folder_images(Path(d.path or ".").absolute()), 1))
 
 
 def train_images(cfg: StudyConfig) -> float:

@@ -83,10 +83,10 @@ def sweep_plot(contrasts: pd.DataFrame, cell_values: dict[str, dict], task: str,
     keys = list(next(iter(cell_values.values())))
     fig, ax = plt.subplots(figsize=(7.5, 3.4))
     numeric = len(keys) == 1 and all(isinstance(v[keys[0]], int | float) for v in cell_values.values())
-    log = numeric and keys[0].endswith(("train_size", "ratio"))
     names = list(cell_values)
     groups = list(c.groupby(["arm", "reference"], sort=False))
     values = np.array([cell_values[n][keys[0]] for n in names], dtype=float) if numeric else np.arange(len(names))
+    log = numeric and keys[0].endswith(("train_size", "ratio")) and bool((values > 0).all())  # ratio 0: linear
     xs = spread_positions(values, len(groups), log)
     for i, ((arm, ref), g) in enumerate(groups):
         g = g.set_index("cell").reindex(names)
