@@ -147,6 +147,35 @@ def crops(
     typer.echo(f"crops -> {path}")
 
 
+@app.command("tile")
+def tile(
+    dataset: Path = typer.Argument(..., help="Labeled dataset with large frames (any readable format)."),
+    out: Path = typer.Argument(..., help="Output YOLO dataset folder of tiles (splits kept)."),
+    size: int = typer.Option(512, "--size", help="Tile side in pixels, at the frames' own resolution."),
+    overlap: float = typer.Option(0.1, "--overlap", help="Least share of a tile's side shared with its neighbour."),
+    min_visible: float = typer.Option(0.5, "--min-visible", help="Keep a box when this share of its area is in "
+                                      "the tile."),
+    fmt: str = FORMAT_OPTION,
+    names: str = NAMES_OPTION,
+    overwrite: bool = OVERWRITE_OPTION,
+) -> None:
+    """Cut every frame into overlapping tiles with its boxes clipped (split first: tiles inherit the split)."""
+    from pydantic import ValidationError
+
+    from blendaug.data.tiles import TileConfig, write_tiled
+
+    try:
+        cfg = TileConfig(size=size, overlap=overlap, min_visible=min_visible)
+    except ValidationError as e:
+        err = e.errors()[0]
+        raise ConfigError(f"--{str(err['loc'][0]).replace('_', '-')}: {err['msg']}") from None
+    warnings = Warnings()
+    ds = _read(dataset, fmt, names, False, warnings)
+    path = write_tiled(ds, out, cfg, overwrite=overwrite)
+    _report(warnings)
+    typer.echo(f"tiled {len(ds.images)} images -> {path}")
+
+
 @app.command("toyworld")
 def toyworld(
     out: Path = typer.Argument(..., help="Output YOLO dataset folder."),

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from blendaug.data.tiles import TileConfig
 from blendaug.gan.config import GanConfig
 from blendaug.study import arms as arms_mod
 
@@ -42,6 +43,8 @@ class DatasetSection(_Strict):
     toyworld: ToyworldSection = Field(default_factory=ToyworldSection, description="toyworld generator settings")
     split: SplitSection = Field(default_factory=SplitSection, description="train/val/test split rules")
     train_size: int | None = Field(None, ge=1, description="subsample train to N images (data-scarce regime)")
+    tile: TileConfig | None = Field(None, description="cut every split's frames (after splitting and subsampling) "
+                                    "into tiles at full resolution; detectors train and are tested on tiles")
     skip_bad: bool = Field(False, description="skip unreadable images and bad label lines (counted in the "
                            "report) instead of stopping; `blendaug data check` lists them")
 

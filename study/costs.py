@@ -22,11 +22,12 @@ DETECT_FIXED_S_256 = 15.0
 CLASSIFY_S_PER_CROP_EPOCH_32 = 0.002
 GAN_S_PER_STEP_BATCH32_WIDTH24_32PX = 0.06
 COMPOSITE_S_PER_IMAGE = 0.02
+TILE_S_PER_TILE = 0.05
 TOYWORLD_S_PER_IMAGE_512 = 0.05
 CROPS_PER_IMAGE = 10.0  # vehicles per toyworld frame at 512 px, for the crop counts
 
 # Every kind's cost is already in seconds: a prior rate of 1 second per unit.
-RATES = {k: 1.0 for k in ("data", "subset", "crops", "generator", "samples", "arm", "detect", "classify")}
+RATES = {k: 1.0 for k in ("data", "subset", "tiles", "crops", "generator", "samples", "arm", "detect", "classify")}
 
 
 @functools.lru_cache(maxsize=16)
@@ -37,6 +38,15 @@ def _folder_images(root: Path) -> int:
     return sum(1 for p in root.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp"))
 
 
+@functools.lru_cache(maxsize=16)
+def _folder_sizes(root: Path) -> tuple[tuple[int, int], ...]:
+    """``(width, height)`` of every image under ``root`` (headers only), once per process."""
+    from blendaug.data.imageio import image_size
+
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp"))
+    return tuple(image_size(p) for p in files)
+
+
 def _images(cfg: StudyConfig) -> float:
     d = cfg.dataset
     if d.source == "toyworld":
@@ -44,17 +54,39 @@ def _images(cfg: StudyConfig) -> float:
     return float(max(_folder_images(Path(d.path or ".").absolute()), 1))
 
 
-def train_images(cfg: StudyConfig) -> float:
-    """The (expected) number of real train images: the subsample, toyworld's share, or the folder's images."""
+def tiles_per_image(cfg: StudyConfig) -> float:
+    """Detector images per frame: 1, or with ``dataset.tile`` the mean number of tiles of the dataset's frames."""
+    from blendaug.data.tiles import tile_windows
+
+    d = cfg.dataset
+    if d.tile is None:
+        return 1.0
+    if d.source == "toyworld":
+        return float(len(tile_windows(d.toyworld.size, d.toyworld.size, d.tile)))
+    sizes = _folder_sizes(Path(d.path or ".").absolute())
+    return sum(len(tile_windows(w, h, d.tile)) for w, h in sizes) / len(sizes) if sizes else 1.0
+
+
+def train_frames(cfg: StudyConfig) -> float:
+    """The (expected) number of real train frames: the subsample, toyworld's share, or the folder's images."""
     d = cfg.dataset
     if d.train_size is not None:
         return float(d.train_size)
     return _images(cfg) * (1.0 - d.split.val - d.split.test)
 
 
+def train_images(cfg: StudyConfig) -> float:
+    """The (expected) number of real train images a detector sees per epoch: frames, or their tiles."""
+    return train_frames(cfg) * tiles_per_image(cfg)
+
+
 def val_images(cfg: StudyConfig) -> float:
-    """The (expected) number of val images: the split's share of the dataset's images."""
-    return _images(cfg) * cfg.dataset.split.val
+    """The (expected) number of val images: the split's share of the dataset's frames, or their tiles."""
+    return _images(cfg) * cfg.dataset.split.val * tiles_per_image(cfg)
+
+
+def tile_cost(cfg: StudyConfig) -> float:
+    return _images(cfg) * tiles_per_image(cfg) * TILE_S_PER_TILE
 
 
 def data_cost(cfg: StudyConfig) -> float:
@@ -76,7 +108,7 @@ def classes(cfg: StudyConfig) -> int:
 
 def generator_cost(cfg: StudyConfig, arch: str) -> float:
     g = cfg.gan
-    steps = g.steps or (g.epochs or 1) * train_images(cfg) * CROPS_PER_IMAGE / g.batch
+    steps = g.steps or (g.epochs or 1) * train_frames(cfg) * CROPS_PER_IMAGE / g.batch
     steps *= FAMILIES[family_of(arch)].units(arch, classes(cfg))
     size = g.image_size or cfg.crops.size
     per_step = GAN_S_PER_STEP_BATCH32_WIDTH24_32PX * STEP_COST.get(arch, 1.0)
@@ -101,7 +133,7 @@ def detect_cost(cfg: StudyConfig, synthetic_per_real: float) -> float:
 
 def classify_cost(cfg: StudyConfig, synthetic_per_real: float) -> float:
     c = cfg.classification
-    crops = train_images(cfg) * CROPS_PER_IMAGE * (1.0 if c.budget == "images" else 1.0 + synthetic_per_real)
+    crops = train_frames(cfg) * CROPS_PER_IMAGE * (1.0 if c.budget == "images" else 1.0 + synthetic_per_real)
     return c.epochs * crops * CLASSIFY_S_PER_CROP_EPOCH_32 * (c.size / 32) ** 2
 
 

@@ -1,7 +1,8 @@
 """The study as a graph of nodes, one per unit of work, per cell of the sweep and per seed where needed.
 
-    data -> [subset] -> crops -> generator[name] -> samples[tier] -> arm dataset[arm] -> detect[arm, seed]
-                                                                      \\-> classify[arm, seed]
+    data -> [subset] -> [tiles] --------------------------------> arm dataset[arm] -> detect[arm, seed]
+                 \\-> crops -> generator[name] -> samples[tier] --/
+                           \\-------------------------------------> classify[arm, seed]
 
 Each node's ``params`` are exactly the config values its function reads (see :mod:`blendaug.study.nodes`)
 and its fingerprint hashes them with its inputs' fingerprints. Which nodes repeat per seed follows
@@ -27,8 +28,8 @@ from blendaug.study.config_io import Cell, cells
 from blendaug.study.executor import Node, Resources
 from blendaug.study.steps import fingerprint
 
-FOLDER_OF_KIND = {"data": "data", "subset": "subset", "crops": "crops", "generator": "gan", "samples": "samples",
-                  "arm": "arms", "detect": "detect", "classify": "classify"}
+FOLDER_OF_KIND = {"data": "data", "subset": "subset", "tiles": "tiles", "crops": "crops", "generator": "gan",
+                  "samples": "samples", "arm": "arms", "detect": "detect", "classify": "classify"}
 
 
 @dataclass(eq=False)
@@ -87,11 +88,11 @@ class _CellBuilder:
     def _seed(self, s: int, level: str) -> tuple[int, int | None]:
         return (s, s) if self._per_seed(level) else (self.cfg.seeds[0], None)
 
-    def data(self, s: int) -> _Spec:
-        """The split dataset, or its train subsample (per seed under ``replicate: full``)."""
+    def frames(self, s: int) -> _Spec:
+        """The split dataset, or its train subsample (per seed under ``replicate: full``), before any tiling."""
         d = self.cfg.dataset
         full = self._once(_Spec("data", "", None, nodes.node_data,
-                                {"dataset": d.model_dump(mode="json", exclude={"train_size"})},
+                                {"dataset": d.model_dump(mode="json", exclude={"train_size", "tile"})},
                                 cost=costs.data_cost(self.cfg)))
         if d.train_size is None:
             return full
@@ -99,8 +100,17 @@ class _CellBuilder:
         return self._once(_Spec("subset", "", shown, nodes.node_subset,
                                 {"train_size": d.train_size, "seed": [d.split.seed, seed]}, {"data": full}))
 
+    def data(self, s: int) -> _Spec:
+        """What detectors train and are tested on: the frames, or their tiles with ``dataset.tile``."""
+        frames, tile = self.frames(s), self.cfg.dataset.tile
+        if tile is None:
+            return frames
+        return self._once(_Spec("tiles", "", frames.seed, nodes.node_tiles, {"tile": tile.model_dump(mode="json")},
+                                {"data": frames}, cost=costs.tile_cost(self.cfg)))
+
     def crops(self, s: int) -> _Spec:
-        data = self.data(s)
+        # Crops come from whole frames: a tile would cut vehicles at its border.
+        data = self.frames(s)
         return self._once(_Spec("crops", "", data.seed, nodes.node_crops,
                                 {"crops": self.cfg.crops.model_dump(mode="json")}, {"data": data}))
 
@@ -192,7 +202,8 @@ def detection_params(cfg: StudyConfig) -> dict:
 
     d = cfg.detection.model_dump(mode="json")
     seen = d.pop("images_seen")
-    if seen is not None and cfg.dataset.train_size is not None:  # the subsample has exactly train_size images
+    if seen is not None and cfg.dataset.train_size is not None and cfg.dataset.tile is None:
+        # the subsample has exactly train_size images (its tiles' number is known only once they are cut)
         d["epochs"] = baseline_epochs({"images_seen": seen}, cfg.dataset.train_size)
     elif seen is not None:
         d["images_seen"] = seen

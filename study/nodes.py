@@ -80,6 +80,19 @@ def node_subset(folder: Path, key: dict, params: dict, inputs: dict) -> StepResu
     return run_step(folder, key, build)
 
 
+def node_tiles(folder: Path, key: dict, params: dict, inputs: dict) -> StepResult:
+    """Every split's frames cut into tiles at full resolution (what detectors train and are tested on)."""
+
+    def build(out: Path) -> None:
+        from blendaug.data.tiles import TileConfig, write_tiled
+        from blendaug.data.yolo import read_yolo
+
+        ds = read_yolo(dataset_yaml(inputs["data"]))
+        write_tiled(ds, out / "dataset", TileConfig.model_validate(params["tile"]), overwrite=True)
+
+    return run_step(folder, key, build)
+
+
 def node_crops(folder: Path, key: dict, params: dict, inputs: dict) -> StepResult:
     """Object crops: train (generator training data, classifier train set), val (held out) and test."""
 

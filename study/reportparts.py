@@ -133,7 +133,7 @@ def data_section(plan: Plan) -> Section:
     sec = Section("Data")
     rows = []
     for node in plan.nodes:
-        if node.kind not in ("data", "subset") or not (node.folder / "dataset" / "data.yaml").is_file():
+        if node.kind not in ("data", "subset", "tiles") or not (node.folder / "dataset" / "data.yaml").is_file():
             continue
         ds = read_yolo(node.folder / "dataset" / "data.yaml")
         row = {"node": node.id}

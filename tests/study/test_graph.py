@@ -7,6 +7,7 @@ from fnmatch import fnmatch
 
 import pytest
 
+from blendaug.study import costs
 from blendaug.study.config_io import load_config
 from blendaug.study.executor import LocalExecutor
 from blendaug.study.graph import build_plan
@@ -171,3 +172,35 @@ def test_images_seen_gives_every_cell_the_same_images(seen, n, epochs):
     from blendaug.study.nodes import baseline_epochs
 
     assert baseline_epochs({"epochs": 40, "images_seen": seen}, n) == epochs
+
+
+def test_tiles_feed_every_detector_while_crops_keep_whole_frames(tmp_path):
+    # Tiling changes what detectors train and are tested on, and nothing upstream: finished splits, crops and
+    # generators are kept, and a config without tiles keeps its fingerprints.
+    before = fingerprints(tmp_path)
+    tiled = plan(tmp_path, "dataset.tile={size: 160}")
+    after = {n.id: n.fingerprint for n in tiled.nodes}
+    assert set(after) == set(before) | {"tiles"}
+    changed = {i for i in before if before[i] != after[i]}
+    assert changed == {i for i in before if i.startswith(("arms/", "detect/"))}
+    for node in tiled.nodes:
+        if node.kind in ("detect", "arm"):
+            assert "tiles" in node.deps or any(d.startswith("arms/") for d in node.deps), node.id
+        if node.kind == "crops":
+            assert node.deps == ("data",)
+    detect = tiled.node("detect/baseline/seed0")
+    assert detect.deps == ("tiles",)
+    assert tiled.node("tiles").kwargs["params"] == {"tile": {"size": 160, "overlap": 0.1, "min_visible": 0.5}}
+
+
+def test_tiles_keep_images_seen_as_images_and_count_tiles_in_the_cost(tmp_path):
+    sweep, size = "sweep={dataset.train_size: [2, 3]}", "dataset.toyworld.images=12"
+    p = plan(tmp_path, sweep, size, "detection.images_seen=18", "dataset.tile={size: 96}")
+    detect = p.node("detect/baseline/seed0/train_size=2")
+    # the number of tiles is known once they are cut: the node turns images into epochs then
+    assert detect.kwargs["params"]["detection"]["images_seen"] == 18
+    # The 160 px frames are 2 x 2 tiles of 96: an epoch of tiles costs four epochs of frames.
+    untiled = plan(tmp_path, sweep, size).node("detect/baseline/seed0/train_size=2")
+    tiled = plan(tmp_path, sweep, size, "dataset.tile={size: 96}").node("detect/baseline/seed0/train_size=2")
+    fixed = costs.DETECT_FIXED_S_256 * (160 / 256) ** 2
+    assert tiled.cost - fixed == pytest.approx(4 * (untiled.cost - fixed))
