@@ -8,13 +8,15 @@ and every split is tiled the same way, so the test metrics are per tile.
 
 Windows are ``size`` square and cover the frame with at least ``overlap * size`` pixels shared between
 neighbours, spread evenly from edge to edge; a side shorter than ``size`` is one window as long as the side
-(no padding). A box is kept, clipped to the window, when at least ``min_visible`` of its area lies inside;
+(no padding). ``tiles.csv`` beside ``data.yaml`` names each tile's frame: the report resamples test tiles
+frame by frame, because tiles of one frame (and the objects in their overlaps) are not independent. A box is kept, clipped to the window, when at least ``min_visible`` of its area lies inside;
 a box cut smaller than that is dropped (it is mostly outside: a detector should not be taught it as a whole
 vehicle). Cut-off parts below the threshold stay in the tile unlabelled, as in those tools.
 """
 
 from __future__ import annotations
 
+import csv
 import math
 import os
 from collections.abc import Iterator
@@ -28,6 +30,9 @@ from blendaug.data.errors import DataError
 from blendaug.data.imageio import encode_image, load_image_rgb
 from blendaug.data.model import Dataset, ImageRecord
 from blendaug.data.yolo import data_yaml_text, write_record
+
+# Beside data.yaml: which frame each tile was cut from (split, tile, frame: paths under images/<split>/).
+TILE_INDEX = "tiles.csv"
 
 
 class TileConfig(BaseModel):
@@ -104,9 +109,22 @@ def write_tiled(ds: Dataset, out: str | os.PathLike, cfg: TileConfig, overwrite:
     out = Path(out).absolute()
     if not ds.images:
         raise DataError(f"{ds.root or out}: nothing to tile, the dataset has no images")
+    rows = []
     with atomic_dir(out, overwrite=overwrite) as tmp:
         for rec in ds.images:
             for tile, payload in tiles_of(rec, cfg):
                 write_record(tmp, tile, image_bytes=payload)
+                rows.append((rec.split, tile.rel_path.as_posix(), Path(rec.rel_path).as_posix()))
         (tmp / "data.yaml").write_text(data_yaml_text(out, ds.names, ds.splits_present()), encoding="utf-8")
+        with open(tmp / TILE_INDEX, "w", newline="", encoding="utf-8") as f:
+            csv.writer(f).writerows([("split", "tile", "frame"), *rows])
     return out / "data.yaml"
+
+
+def read_tile_frames(folder: str | os.PathLike) -> dict[tuple[str, str], str]:
+    """``{(split, tile path): frame path}`` from a tiled folder's index; empty for a folder of whole frames."""
+    path = Path(folder) / TILE_INDEX
+    if not path.is_file():
+        return {}
+    with open(path, newline="", encoding="utf-8") as f:
+        return {(r["split"], r["tile"]): r["frame"] for r in csv.DictReader(f)}

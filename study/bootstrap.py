@@ -63,15 +63,32 @@ def bootstrap_indices(n_images: int, n_boot: int, rng: np.random.Generator) -> n
     return rng.integers(0, n_images, size=(n_boot, n_images))
 
 
-def _counts(idx: np.ndarray, n_images: int) -> np.ndarray:
+def cluster_indices(groups: Sequence[Any], n_boot: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Image indices of ``n_boot`` resamples that draw whole groups with replacement (a cluster bootstrap).
+
+    Images of one group are not independent (the tiles of one frame share its scene, and their overlaps
+    hold the same objects), so they are resampled together, as many groups as there are. Groups are numbered
+    in sorted order; when every image is its own group and the names sort in the records' order, this draws
+    the same resamples as :func:`bootstrap_indices` from the same ``rng``.
+    """
+    _, inverse = np.unique(np.asarray(groups, dtype=object).astype(str), return_inverse=True)
+    members = [np.flatnonzero(inverse == g) for g in range(int(inverse.max()) + 1)] if len(inverse) else []
+    draws = rng.integers(0, len(members), size=(n_boot, len(members)))
+    return [np.concatenate([members[g] for g in row]) for row in draws]
+
+
+def _counts(idx: np.ndarray | Sequence[np.ndarray], n_images: int) -> np.ndarray:
+    if not isinstance(idx, np.ndarray):  # resamples of different lengths (whole groups drawn)
+        return np.stack([np.bincount(row, minlength=n_images) for row in idx]).astype(np.float64)
     b = idx.shape[0]
     flat = (np.arange(b)[:, None] * n_images + idx).ravel()
     return np.bincount(flat, minlength=b * n_images).reshape(b, n_images).astype(np.float64)
 
 
-def metric_replicates(records: Sequence[Any], metric: MetricFn, idx: np.ndarray) -> np.ndarray:
+def metric_replicates(records: Sequence[Any], metric: MetricFn, idx: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
     """``metric`` on each bootstrap resample ``records[idx[b]]``: an ``(n_boot,)`` array.
 
+    ``idx`` is ``(n_boot, n)`` from :func:`bootstrap_indices` or the list :func:`cluster_indices` gives.
     A :class:`SumMetric` costs one ``(n_boot, n) @ (n, k)`` product; any other metric one call per row.
     """
     if isinstance(metric, SumMetric):

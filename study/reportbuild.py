@@ -59,6 +59,15 @@ def unfinished_jobs(plan: Plan, read: dict) -> list[str]:
     return list(dict.fromkeys(n.id for key, n in plan.jobs.items() if key not in read))
 
 
+def _group_tiles(rows: list[dict], data: Path) -> None:
+    """Name each test tile's frame as its ``group``, so that the statistics resample frames, not tiles."""
+    from blendaug.data.tiles import read_tile_frames
+
+    frames = read_tile_frames(data / "dataset")
+    for row in rows if frames else ():
+        row["group"] = frames[("test", str(row["image"]))]
+
+
 def collect(plan: Plan):
     """Read every finished job: ``(tidy results, per-image rows by (cell, task, arm, seed))``.
 
@@ -75,6 +84,7 @@ def collect(plan: Plan):
             continue
         if task == "detection" and (folder / "eval" / "metrics.json").is_file():
             v, rows = detection_rows(folder / "eval")
+            _group_tiles(rows, Path(node.kwargs["inputs"]["data"]))
         elif task == "classification" and (folder / "run" / "metrics.json").is_file():
             v, rows = classification_rows(folder / "run")
         else:

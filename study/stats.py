@@ -3,7 +3,8 @@
 Pure numpy/scipy; no pandas, no files. docs/statistics.md gives the design, its calibration and references:
 
 - Records: per seed, one record per test image, the same images in the same order for every seed and both
-  sides; arm seed s is paired with reference seed s. A *metric* maps a list of records to one number (see
+  sides; arm seed s is paired with reference seed s. Records that carry a ``group`` (the tiles of one
+  frame) are resampled group by group, and the groups count as the test set's independent units. A *metric* maps a list of records to one number (see
   study/bootstrap.py: any callable, or a faster :class:`SumMetric`).
 - The estimate is the seed-averaged paired difference ``D = mean_s d_s``, ``d_s = m(arm_s) - m(ref_s)``.
 - ``d_s = delta + c + e_s``: ``c`` is the image-sampling error all seeds share (one test set), ``e_s`` is
@@ -36,6 +37,7 @@ from blendaug.study.bootstrap import (  # noqa: F401  (SumMetric, mean_metric, r
     MetricFn,
     SumMetric,
     bootstrap_indices,
+    cluster_indices,
     mean_metric,
     metric_replicates,
     ratio_metric,
@@ -81,6 +83,7 @@ class ContrastStats:
     p_holm: float = float("nan")
     stream_seed: int | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    n_groups: int | None = None  # independent test units when images are resampled in groups (None: images)
 
     @property
     def n_seeds(self) -> int:
@@ -162,7 +165,7 @@ def seeds_needed(result: ContrastStats, effect: float, max_seeds: int = 1000) ->
     def mde(k: int) -> float:
         seed_term = result.var_seed / k
         return detectable_effect(float(np.sqrt(seed_term + result.var_common)),
-                                 _df(seed_term, result.var_common, k, result.n_images), result.level, result.power)
+                                 _df(seed_term, result.var_common, k, result.n_groups or result.n_images), result.level, result.power)
 
     if mde(max_seeds) > effect:
         return None
@@ -262,6 +265,13 @@ def _paired_seeds(arm: Mapping[int, Sequence[Any]], reference: Mapping[int, Sequ
     return seeds
 
 
+def _groups(records: Sequence[Any]) -> list[str] | None:
+    """The records' ``group`` values when they carry one (dict records, e.g. tiles naming their frame)."""
+    if len(records) == 0 or not all(isinstance(r, Mapping) and "group" in r for r in records):
+        return None
+    return [str(r["group"]) for r in records]
+
+
 def _sd(values: np.ndarray) -> float:
     return float(values.std(ddof=1)) if len(values) > 1 else float("nan")
 
@@ -288,11 +298,15 @@ def contrast_stats(arm: Mapping[int, Sequence[Any]], reference: Mapping[int, Seq
     ok = np.isfinite(arm_v) & np.isfinite(ref_v)
     used = [s for s, k in zip(seeds, ok, strict=True) if k]
     n = len(arm[seeds[0]]) if seeds else 0
+    groups = _groups(arm[seeds[0]]) if seeds else None
+    units = n if groups is None else len(set(groups))  # independent test units: images, or their groups
     d = arm_v[ok] - ref_v[ok]
     notes = []
     reps = np.zeros((0, len(used)))
-    if used and n >= 2:
-        idx = bootstrap_indices(n, n_boot, rng)
+    if groups is not None:
+        notes.append(f"test images resampled in {units} groups (e.g. the tiles of one frame), not one by one")
+    if used and units >= 2:
+        idx = bootstrap_indices(n, n_boot, rng) if groups is None else cluster_indices(groups, n_boot, rng)
         reps = np.column_stack([metric_replicates(arm[s], metric, idx) - metric_replicates(reference[s], metric, idx)
                                 for s in used])  # (n_boot, n_seeds)
         reps = reps[np.isfinite(reps).all(axis=1)]
@@ -303,7 +317,7 @@ def contrast_stats(arm: Mapping[int, Sequence[Any]], reference: Mapping[int, Seq
         notes.append("not estimable: no paired seed with a defined metric, or fewer than 2 test images")
     if len(used) == 2:
         notes.append("2 seeds: the training-run variance rests on 1 degree of freedom, so the interval is wide")
-    var = two_level_variance(d, reps, n)
+    var = two_level_variance(d, reps, units)
     diff = float(d.mean()) if len(d) else float("nan")
     lo, hi, p = t_test(diff, var.se, var.df, level)
     return ContrastStats(
@@ -314,7 +328,8 @@ def contrast_stats(arm: Mapping[int, Sequence[Any]], reference: Mapping[int, Seq
         per_seed_diff=tuple(float(x) for x in d), seeds=tuple(used),
         seeds_undefined=tuple(s for s, k in zip(seeds, ok, strict=True) if not k), n_images=n,
         var_seed=var.var_seed, var_common=var.var_common, var_image_seed=var.var_image_seed, n_boot=n_boot,
-        n_boot_used=len(reps), covers=var.covers, level=level, power=power, notes=tuple(notes))
+        n_boot_used=len(reps), covers=var.covers, level=level, power=power, notes=tuple(notes),
+        n_groups=None if groups is None else units)
 
 
 def compare_contrasts(contrasts: Mapping[str, tuple[Mapping[int, Sequence[Any]], Mapping[int, Sequence[Any]]]],

@@ -16,6 +16,7 @@ on the sample size.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -92,18 +93,26 @@ def measure_set(images: np.ndarray, feats: np.ndarray, ref: Reference, c: int, c
     }
 
 
-def tstr(fakes: list[np.ndarray], ref: Reference, seed: int, device: str = "cpu") -> np.ndarray:
+def tstr(fakes: list[np.ndarray], ref: Reference, seed: int, device: str = "cpu",
+         classes: Sequence[int] | None = None) -> np.ndarray:
     """Per-class accuracy on the held-out crops of a classifier trained on ``fakes`` (one array per class).
 
-    NaN everywhere for a single class (nothing to tell apart).
+    Args:
+        classes: the class indices the classifier tells apart (default: all); the others get NaN.
+
+    NaN everywhere for fewer than two classes (nothing to tell apart).
     """
     k = len(ref.class_names)
-    if k < 2:
-        return np.full(k, math.nan)
-    labels = np.concatenate([np.full(len(f), c) for c, f in enumerate(fakes)])
-    test_labels = np.concatenate([np.full(len(h), c) for c, h in enumerate(ref.heldout)])
-    return metrics.tstr_accuracy(np.concatenate(fakes), labels, np.concatenate(ref.heldout), test_labels, k,
-                                 seed=seed, device=device)  # fmt: skip
+    use = list(range(k)) if classes is None else list(classes)
+    acc = np.full(k, math.nan)
+    if len(use) < 2:
+        return acc
+    labels = np.concatenate([np.full(len(fakes[c]), j) for j, c in enumerate(use)])
+    test_labels = np.concatenate([np.full(len(ref.heldout[c]), j) for j, c in enumerate(use)])
+    acc[use] = metrics.tstr_accuracy(np.concatenate([fakes[c] for c in use]), labels,
+                                     np.concatenate([ref.heldout[c] for c in use]), test_labels, len(use),
+                                     seed=seed, device=device)  # fmt: skip
+    return acc
 
 
 def balanced(acc: np.ndarray) -> float:

@@ -39,7 +39,14 @@ from blendaug.gan.quality.measure import (
 )
 from blendaug.gan.quality.memorisation import copy_z
 from blendaug.gan.quality.references import NOISE_REFERENCES
-from blendaug.gan.quality.tiers import TierRule, assign_tiers, normalised_quality, normalised_tstr
+from blendaug.gan.quality.tiers import (
+    TierRule,
+    assign_tiers,
+    has_scale,
+    normalised_quality,
+    normalised_tstr,
+    normalised_tstr_se,
+)
 
 COLUMNS = (
     "snapshot", "class", "n_fake", "n_real", *SET_METRICS[:-1], "fid_real", "fid_noise", "quality",
@@ -77,6 +84,8 @@ class Anchors:
     noise_fids: list[dict[str, float]]
     tstr_real: float
     tstr_real_per_class: list[float]
+    tstr_classes: list[int]  # the classes TSTR tells apart: those with a quality scale
+    tstr_norm_se: float  # the normalised TSTR's worst-case standard error on these held-out crops
 
 
 def class_seed(seed: int, class_index: int) -> int:
@@ -101,9 +110,12 @@ def measure_anchors(ref: Reference, space: FeatureSpace, cfg: ScoreConfig, devic
         fid_noise.append(fids[best])
         names.append(best)
         all_noise.append(fids)
-    acc = tstr([t[p] for t, p in zip(ref.train, picks, strict=True)], ref, cfg.seed, device) if cfg.tstr else \
-        np.full(len(ref.train), math.nan)  # fmt: skip
-    return Anchors(fid_real, fid_noise, names, all_noise, balanced(acc), [float(a) for a in acc])
+    scaled = [c for c in range(len(ref.train)) if has_scale(fid_real[c], fid_noise[c])]
+    acc = tstr([t[p] for t, p in zip(ref.train, picks, strict=True)], ref, cfg.seed, device, scaled) \
+        if cfg.tstr else np.full(len(ref.train), math.nan)  # fmt: skip
+    real = balanced(acc)
+    noise = normalised_tstr_se([len(ref.heldout[c]) for c in scaled], real)
+    return Anchors(fid_real, fid_noise, names, all_noise, real, [float(a) for a in acc], scaled, noise)
 
 
 def score_snapshot(
@@ -131,9 +143,10 @@ def score_snapshot(
                      "tstr_real": anchors.tstr_real_per_class[c]})  # fmt: skip
     acc = np.full(k, math.nan)
     if cfg.tstr and k > 1 and set(fakes) == set(ref.class_names):
-        acc = tstr([fakes[n] for n in ref.class_names], ref, cfg.seed, device)
+        acc = tstr([fakes[n] for n in ref.class_names], ref, cfg.seed, device, anchors.tstr_classes)
     bal = balanced(acc)
-    t_norm = normalised_tstr(bal, anchors.tstr_real, k)
+    t_norm = normalised_tstr(bal, anchors.tstr_real, len(anchors.tstr_classes)) \
+        if anchors.tstr_norm_se <= cfg.rule.tstr_max_se else math.nan  # too noisy to tell tiers apart
     for row in rows:
         row.update(tstr_acc=float(acc[ref.class_names.index(row["class"])]), tstr_balanced_accuracy=bal,
                    tstr_norm=t_norm, copying=bool(row["copy_z"] < -cfg.rule.copy_z))  # fmt: skip
@@ -228,9 +241,11 @@ def score_run(
     space = build_feature_space(cfg.features, req)
     ref = Reference.build(classes, per["train"], per["held"], space.embed)
     anchors = measure_anchors(ref, space, cfg, device)
+    tstr_used = anchors.tstr_norm_se <= cfg.rule.tstr_max_se
     log("anchors: " + "; ".join(f"{c} FID real {r:.2f}, noise {n:.2f} ({nm})" for c, r, n, nm in
                                 zip(classes, anchors.fid_real, anchors.fid_noise, anchors.noise_name, strict=True))
-        + f"; TSTR of real crops {anchors.tstr_real:.3f}")  # fmt: skip
+        + f"; TSTR of real crops {anchors.tstr_real:.3f} (normalised standard error up to "
+        f"{anchors.tstr_norm_se:.2f}{'' if tstr_used else ': left out of the tiers'})")  # fmt: skip
     rows: list[dict] = []
     for snap in snapshots:
         t0 = time.perf_counter()
@@ -251,6 +266,9 @@ def score_run(
                         "noise": anchors.noise_name[i], "noise_fids": anchors.noise_fids[i],
                         "tstr_real": anchors.tstr_real_per_class[i]} for i, c in enumerate(classes)},
         "tstr_real_balanced": anchors.tstr_real,
+        "tstr_classes": [classes[c] for c in anchors.tstr_classes],
+        "tstr_norm_se": anchors.tstr_norm_se,
+        "tstr_in_tiers": tstr_used,
         "real_crops": {"train": str(Path(crops_dir).absolute()), "heldout": held_from,
                        "train_per_class": {c: len(x) for c, x in zip(classes, per["train"], strict=True)},
                        "heldout_per_class": {c: len(x) for c, x in zip(classes, per["held"], strict=True)}},

@@ -27,8 +27,10 @@ from blendaug.gan.quality.ssim import nearest_real_ssim
 from blendaug.gan.quality.tiers import (
     TierRule,
     assign_tiers,
+    has_scale,
     normalised_quality,
     normalised_tstr,
+    normalised_tstr_se,
     tier_of,
 )
 
@@ -360,7 +362,7 @@ def test_pixels_feature_space():
 
 def test_score_snapshot_good_beats_noise_on_the_anchored_scale():
     train, train_labels = two_colour_set(3, n=24)
-    held, held_labels = two_colour_set(5, n=24)
+    held, held_labels = two_colour_set(5, n=40)  # enough held-out crops for TSTR to tell tiers apart
     names = ["red", "blue"]
     space = build_feature_space("pixels", FeatureRequest(None, Path("unused.pt"), pixel_side=4))
     ref = Reference.build(names, [train[train_labels == c] for c in (0, 1)], [held[held_labels == c] for c in (0, 1)],
@@ -388,3 +390,60 @@ def test_score_snapshot_good_beats_noise_on_the_anchored_scale():
     copies = {"red": ref.train[0], "blue": ref.train[1]}  # a generator returning its training crops
     rows = score_snapshot(3, copies, ref, space, anchors, cfg)
     assert all(r["copying"] and r["copy_z"] < -3 for r in rows)
+
+
+def test_has_scale_needs_noise_clearly_worse_than_real():
+    assert has_scale(1.0, 1.1) and not has_scale(1.0, 1.04) and not has_scale(2.0, 1.9)
+    assert not has_scale(math.nan, 2.0) and not has_scale(1.0, math.inf)
+
+
+def test_tstr_tells_apart_only_the_classes_with_a_quality_scale():
+    # A third class of flat grey crops: the flat-colour noise reference draws them exactly as real crops do,
+    # so it has no quality scale; TSTR (and its normalisation) covers red and blue only.
+    rng = np.random.default_rng(7)
+
+    def grey(n):
+        return np.full((n, 16, 16, 3), 128, dtype=np.uint8)
+
+    train, train_labels = two_colour_set(3, n=24)
+    held, held_labels = two_colour_set(5, n=40)
+    names = ["red", "blue", "grey"]
+    space = build_feature_space("pixels", FeatureRequest(None, Path("unused.pt"), pixel_side=4))
+    ref = Reference.build(names, [train[train_labels == 0], train[train_labels == 1], grey(24)],
+                          [held[held_labels == 0], held[held_labels == 1], grey(40)], space.embed)  # fmt: skip
+    cfg = ScoreConfig(n=24, measure=MeasureConfig(kid_subset_size=10, kid_subsets=10, ssim_fakes=8, ssim_reals=8))
+    anchors = measure_anchors(ref, space, cfg)
+    assert [has_scale(r, n) for r, n in zip(anchors.fid_real, anchors.fid_noise, strict=True)] == [True, True, False]
+    assert anchors.tstr_classes == [0, 1] and math.isnan(anchors.tstr_real_per_class[2])
+    good_images, _ = two_colour_set(4, n=24)
+    fakes = {"red": good_images[:24], "blue": good_images[24:],
+             "grey": rng.integers(0, 256, (24, 16, 16, 3), dtype=np.uint8)}  # fmt: skip
+    t = finish_table(score_snapshot(1, fakes, ref, space, anchors, cfg), cfg.rule).set_index("class")
+    assert t.loc["all", "tstr_norm"] > 0.8  # two classes told apart as well as by real crops: chance is 1/2
+    assert math.isnan(t.loc["grey", "tstr_acc"]) and math.isnan(t.loc["grey", "quality"])
+    assert (t.loc["red", "tier"], t.loc["blue", "tier"], t.loc["grey", "tier"]) == ("high", "high", "unusable")
+
+
+def test_normalised_tstr_se_exact_and_a_noisy_tstr_is_left_out_of_the_tiers():
+    # 2 classes, 25 held-out crops each: se = sqrt(2 * 0.25 / 25) / 2 = 0.0707; over a span of 0.9 - 0.5
+    assert normalised_tstr_se([25, 25], 0.9) == pytest.approx(0.0707107 / 0.4, rel=1e-5)
+    assert normalised_tstr_se([25], 0.9) == math.inf and normalised_tstr_se([25, 25], 0.5) == math.inf
+    # 24 held-out crops per class: the normalised TSTR's error can reach 0.14, more than half the gap between
+    # mid and high (0.125); its value is left empty and the tiers come from the quality scale alone.
+    train, train_labels = two_colour_set(3, n=24)
+    held, held_labels = two_colour_set(5, n=24)
+    names = ["red", "blue"]
+    space = build_feature_space("pixels", FeatureRequest(None, Path("unused.pt"), pixel_side=4))
+    ref = Reference.build(names, [train[train_labels == c] for c in (0, 1)], [held[held_labels == c] for c in (0, 1)],
+                          space.embed)  # fmt: skip
+    cfg = ScoreConfig(n=24, measure=MeasureConfig(kid_subset_size=10, kid_subsets=10, ssim_fakes=8, ssim_reals=8))
+    anchors = measure_anchors(ref, space, cfg)
+    assert 0.125 < anchors.tstr_norm_se < 0.2
+    good_images, _ = two_colour_set(4, n=24)
+    good = {"red": good_images[:24], "blue": good_images[24:]}
+    t = finish_table(score_snapshot(1, good, ref, space, anchors, cfg), cfg.rule).set_index("class")
+    assert t.loc["all", "tstr_balanced_accuracy"] > 0.9 and math.isnan(t.loc["all", "tstr_norm"])
+    assert t.loc["red", "tier"] == "high"  # from the quality scale alone
+    loose = ScoreConfig(n=24, measure=cfg.measure, rule=TierRule(tstr_max_se=0.2))
+    t = finish_table(score_snapshot(1, good, ref, space, anchors, loose), loose.rule).set_index("class")
+    assert t.loc["all", "tstr_norm"] > 0.8 and t.loc["red", "tier"] == "high"

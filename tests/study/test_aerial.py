@@ -1,4 +1,5 @@
-"""configs/aerial.yaml end to end on the real drone-view frames, at a tiny size (slow; skips without ../shared)."""
+"""configs/aerial.yaml and aerial_jekhor.yaml end to end on the real frames, at a tiny size (slow; skips without
+../shared)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import sys
 import pandas as pd
 import pytest
 
+from blendaug.data.yolo import read_yolo
 from tests.conftest import REPO, shared_dataset
 from tests.study.test_study_e2e import _env
 
@@ -33,3 +35,25 @@ def test_aerial_config_runs_on_the_real_frames_and_reports_a_verdict(tmp_path):
                                 "gan_poisson", "gan_replace"}
     sizes = results[(results.metric == "train_size")].set_index("arm")["value"]
     assert sizes["baseline"] == 6 and sizes["gan_replace"] == 6 and sizes["blended_high"] == 12
+
+
+def test_jekhor_config_tiles_the_real_frames_and_resamples_test_frames_not_tiles(tmp_path):
+    data = shared_dataset("aerial_cars_jekhor")
+    tiny = [*TINY, "dataset.train_size=4", "detection.images_seen=8", "arms={baseline: {}, paste_real: {}}",
+            "contrasts=[[paste_real, baseline]]"]
+    cmd = [sys.executable, "-m", "blendaug.study.cli", "study", str(REPO / "configs" / "aerial_jekhor.yaml"), *tiny,
+           f"dataset.path={data}", "--out", str(tmp_path / "run")]
+    proc = subprocess.run(cmd, cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run = tmp_path / "run"
+    md = (run / "report.md").read_text(encoding="utf-8")
+    assert "paste_real vs baseline, detection map50: " in md.split("## Verdict", 1)[1].split("\n## ", 1)[0]
+    tiles = read_yolo(run / "tiles" / "seed0" / "dataset" / "data.yaml")
+    frames = read_yolo(run / "subset" / "seed0" / "dataset" / "data.yaml")
+    assert len(frames.split("train")) == 4 and len(tiles.split("train")) > 4
+    # 384 px tiles; the 377 and 430 px tall Munich strips give 377 px tall tiles
+    assert {im.width for im in tiles.images} == {384} and {im.height for im in tiles.images} <= {377, 384}
+    contrasts = pd.read_csv(run / "contrasts.csv")
+    row = contrasts[(contrasts.metric == "map50")].iloc[0]
+    # the 24 test frames are the units of the image bootstrap, not their tiles
+    assert row["n_groups"] == len(frames.split("test")) and row["n_images"] == len(tiles.split("test"))

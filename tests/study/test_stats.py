@@ -297,3 +297,44 @@ def test_mean_sd_uses_sample_sd():
 def test_relative_change():
     assert relative_change_pct(0.6, 0.5) == pytest.approx(20.0)
     assert np.isnan(relative_change_pct(0.6, 0.0))
+
+
+# --- test images in groups (tiles of one frame) ---------------------------------------------------------------
+
+def test_cluster_indices_draw_whole_groups_and_match_the_image_bootstrap_for_singletons():
+    from blendaug.study.bootstrap import bootstrap_indices, cluster_indices
+
+    groups = ["a", "a", "b", "c", "c", "c"]
+    for row in cluster_indices(groups, 50, np.random.default_rng(1)):
+        drawn = [groups[i] for i in row]
+        # every group drawn comes whole: its members in equal numbers, as often as the group was drawn
+        for g, members in (("a", [0, 1]), ("b", [2]), ("c", [3, 4, 5])):
+            assert len({int(np.sum(row == m)) for m in members}) == 1
+        assert len(set(drawn)) <= 3
+        assert sum(np.sum(row == m) for m in (0, 2, 3)) == 3  # three groups drawn, one first member each
+    singles = [f"im{i:02d}" for i in range(12)]
+    ragged = cluster_indices(singles, 20, np.random.default_rng(5))
+    np.testing.assert_array_equal(np.stack(ragged), bootstrap_indices(12, 20, np.random.default_rng(5)))
+    fast = metric_replicates(np.arange(6.0), ACC, cluster_indices(groups, 30, np.random.default_rng(2)))
+    slow = [np.mean(np.arange(6.0)[row]) for row in cluster_indices(groups, 30, np.random.default_rng(2))]
+    np.testing.assert_allclose(fast, slow, atol=1e-12)
+
+
+def test_duplicated_images_widen_nothing_when_resampled_as_groups():
+    # Each test image copied 4 times (four overlapping tiles showing the same objects): an image-by-image
+    # bootstrap sees 4x the images and halves the standard error; resampled in groups it matches the
+    # deduplicated test set.
+    rng = np.random.default_rng(3)
+    arm, ref = _binary_study(rng, n_seeds=5, n_images=60)
+    dup = {k: {s: [{"v": v, "group": i} for i, v in enumerate(x) for _ in range(4)] for s, x in side.items()}
+           for k, side in (("arm", arm), ("ref", ref))}  # fmt: skip
+    value = mean_metric(lambda r: r["v"])
+    plain = contrast_stats(arm, ref, ACC, np.random.default_rng(0), n_boot=400)
+    grouped = contrast_stats(dup["arm"], dup["ref"], value, np.random.default_rng(0), n_boot=400)
+    ungrouped = {k: {s: [{"v": r["v"]} for r in rows] for s, rows in side.items()} for k, side in dup.items()}
+    naive = contrast_stats(ungrouped["arm"], ungrouped["ref"], value, np.random.default_rng(0), n_boot=400)
+    assert grouped.diff == pytest.approx(plain.diff)
+    assert grouped.n_groups == 60 and grouped.n_images == 240 and naive.n_groups is None
+    assert grouped.var_common == pytest.approx(plain.var_common, rel=0.3)
+    assert naive.var_common == pytest.approx(plain.var_common / 4, rel=0.3)
+    assert grouped.df <= 59 and any("60 groups" in n for n in grouped.notes)
