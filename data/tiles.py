@@ -9,9 +9,10 @@ and every split is tiled the same way, so the test metrics are per tile.
 Windows are ``size`` square and cover the frame with at least ``overlap * size`` pixels shared between
 neighbours, spread evenly from edge to edge; a side shorter than ``size`` is one window as long as the side
 (no padding). ``tiles.csv`` beside ``data.yaml`` names each tile's frame: the report resamples test tiles
-frame by frame, because tiles of one frame (and the objects in their overlaps) are not independent. A box is kept, clipped to the window, when at least ``min_visible`` of its area lies inside;
-a box cut smaller than that is dropped (it is mostly outside: a detector should not be taught it as a whole
-vehicle). Cut-off parts below the threshold stay in the tile unlabelled, as in those tools.
+frame by frame, because tiles of one frame (and the objects in their overlaps) are not independent. A box
+is kept, clipped to the window, when at least ``min_visible`` of its area lies inside; a box cut smaller
+than that is dropped (it is mostly outside: a detector should not be taught it as a whole vehicle).
+Cut-off parts below the threshold stay in the tile unlabelled, as in those tools.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ Pure numpy/scipy; no pandas, no files. docs/statistics.md gives the design, its 
 
 - Records: per seed, one record per test image, the same images in the same order for every seed and both
   sides; arm seed s is paired with reference seed s. Records that carry a ``group`` (the tiles of one
-  frame) are resampled group by group, and the groups count as the test set's independent units. A *metric* maps a list of records to one number (see
+  frame) are resampled group by group, and the groups count as the test set's independent units. A
+  *metric* maps a list of records to one number (see
   study/bootstrap.py: any callable, or a faster :class:`SumMetric`).
 - The estimate is the seed-averaged paired difference ``D = mean_s d_s``, ``d_s = m(arm_s) - m(ref_s)``.
 - ``d_s = delta + c + e_s``: ``c`` is the image-sampling error all seeds share (one test set), ``e_s`` is
@@ -165,7 +166,8 @@ def seeds_needed(result: ContrastStats, effect: float, max_seeds: int = 1000) ->
     def mde(k: int) -> float:
         seed_term = result.var_seed / k
         return detectable_effect(float(np.sqrt(seed_term + result.var_common)),
-                                 _df(seed_term, result.var_common, k, result.n_groups or result.n_images), result.level, result.power)
+                                 _df(seed_term, result.var_common, k, result.n_groups or result.n_images),
+                                 result.level, result.power)
 
     if mde(max_seeds) > effect:
         return None
