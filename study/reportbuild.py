@@ -59,11 +59,8 @@ def unfinished_jobs(plan: Plan, read: dict) -> list[str]:
     return list(dict.fromkeys(n.id for key, n in plan.jobs.items() if key not in read))
 
 
-def _group_tiles(rows: list[dict], data: Path) -> None:
+def _group_tiles(rows: list[dict], frames: dict[tuple[str, str], str]) -> None:
     """Name each test tile's frame as its ``group``, so that the statistics resample frames, not tiles."""
-    from blendaug.data.tiles import read_tile_frames
-
-    frames = read_tile_frames(data / "dataset")
     for row in rows if frames else ():
         row["group"] = frames[("test", str(row["image"]))]
 
@@ -75,16 +72,20 @@ def collect(plan: Plan):
     (a changed budget, say, before the job reran) is not read, so a report of a part-finished run never mixes
     the two.
     """
+    from blendaug.data.tiles import read_tile_frames
     from blendaug.study.steps import is_done
 
-    values, per_image = {}, {}
+    values, per_image, tile_frames = {}, {}, {}
     for (cell, task, arm, seed), node in plan.jobs.items():
         folder = node.folder
         if not is_done(folder, node.fingerprint):
             continue
         if task == "detection" and (folder / "eval" / "metrics.json").is_file():
             v, rows = detection_rows(folder / "eval")
-            _group_tiles(rows, Path(node.kwargs["inputs"]["data"]))
+            data = Path(node.kwargs["inputs"]["data"]) / "dataset"
+            if data not in tile_frames:  # one index per tiled dataset, read once
+                tile_frames[data] = read_tile_frames(data)
+            _group_tiles(rows, tile_frames[data])
         elif task == "classification" and (folder / "run" / "metrics.json").is_file():
             v, rows = classification_rows(folder / "run")
         else:

@@ -164,10 +164,10 @@ def verdict(stats: ContrastStats | Mapping[str, Any], *, arm: str, reference: st
     p_text = f"{p_name} {p_text}" if p_name else p_text
     line = (f"{head}: {call}, {format_number(diff, se, signed=True)} ({pct} CI "
             f"{format_number(lo, se, signed=True)} to {format_number(hi, se, signed=True)}; {p_text}).")
-    n_seeds, n_images = _n_seeds(stats), int(_get(stats, "n_images"))
+    n_seeds, images = _n_seeds(stats), _images_text(stats)
     covers = _get(stats, "covers")
     seeds_word = "1 seed" if n_seeds == 1 else f"{n_seeds} seeds"
-    line += f" {seeds_word} × {n_images} test images"
+    line += f" {seeds_word} × {images}"
     line += "; one seed: the interval covers test-image variance only" if covers == COVERS_IMAGES else ""
     if replicate:
         line += f"; replicate: {replicate} ({REPLICATE_TEXT.get(replicate, replicate)})"
@@ -177,23 +177,34 @@ def verdict(stats: ContrastStats | Mapping[str, Any], *, arm: str, reference: st
             line += f" ({arm} {epochs[0]} epochs, {reference} {epochs[1]})"
     line += "."
     if call == NO_DIFFERENCE:
-        line += _detectable(stats, n_seeds, n_images, effect_of_interest)
+        line += _detectable(stats, n_seeds, images, effect_of_interest)
     worse_ref = None if call == NO_DIFFERENCE else call == HELPS
     line += _convergence(reference, reference_rising, worse_ref, curve)
     line += _convergence(arm, arm_rising, None if worse_ref is None else not worse_ref, curve)
     return Verdict(call, line)
 
 
-def _detectable(stats: ContrastStats | Mapping[str, Any], n_seeds: int, n_images: int,
+def _n_groups(stats: ContrastStats | Mapping[str, Any]) -> int | None:
+    n = _get(stats, "n_groups")
+    return int(n) if n is not None and _finite(n) else None
+
+
+def _images_text(stats: ContrastStats | Mapping[str, Any]) -> str:
+    """``"12 test images"``, or for tiles resampled by frame ``"176 test tiles of 24 frames"``."""
+    n_images, n_groups = int(_get(stats, "n_images")), _n_groups(stats)
+    return f"{n_images} test images" if n_groups is None else f"{n_images} test tiles of {n_groups} frames"
+
+
+def _detectable(stats: ContrastStats | Mapping[str, Any], n_seeds: int, images: str,
                 effect_of_interest: float | None) -> str:
     mde = _get(stats, "mde")
     if not _finite(mde) or mde <= 0:
         return ""
     text = (f" A difference below {format_number(mde, mde)} cannot be told apart with these {n_seeds} seed"
-            f"{'s' if n_seeds != 1 else ''} and {n_images} test images")
+            f"{'s' if n_seeds != 1 else ''} and {images}")
     target = effect_of_interest if effect_of_interest else mde / 2
     view = SimpleNamespace(**{k: _get(stats, k) for k in ("se", "var_seed", "var_common", "n_images", "level",
-                                                          "power")}, n_seeds=n_seeds)
+                                                          "power")}, n_seeds=n_seeds, n_groups=_n_groups(stats))
     if n_seeds < 2 or not all(_finite(getattr(view, k)) for k in ("var_seed", "var_common", "level", "power")):
         return text + "."
     need = seeds_needed(view, target)

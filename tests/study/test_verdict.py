@@ -104,3 +104,16 @@ def test_one_seed_says_what_the_interval_covers():
                             study_seed=0, stream=("t", "acc"))["x"]
     v = verdict(res, arm="a", reference="b", metric="accuracy")
     assert "1 seed × 40 test images; one seed: the interval covers test-image variance only" in v.line
+
+
+def test_tiles_resampled_by_frame_say_so_and_project_seeds_over_frames(stats):
+    from dataclasses import replace
+
+    tiled = replace(stats["same"], n_groups=6)  # the 60 test images are tiles of 6 frames
+    v = verdict(tiled, arm="paste", reference="baseline", metric="accuracy")
+    assert "5 seeds × 60 test tiles of 6 frames" in v.line
+    assert "cannot be told apart with these 5 seeds and 60 test tiles of 6 frames" in v.line
+    # read back from contrasts.csv, an untiled row's empty n_groups is nan: images, as before
+    row = stats["same"].to_dict()
+    row["n_groups"] = float("nan")
+    assert "60 test images" in verdict(row, arm="paste", reference="baseline", metric="accuracy").line
