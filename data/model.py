@@ -78,6 +78,26 @@ class Dataset:
     def with_images(self, images: Iterable[ImageRecord]) -> Dataset:
         return Dataset(names=list(self.names), images=list(images), root=self.root)
 
+    def only_classes(self, names: list[str]) -> Dataset:
+        """The same images with only the boxes of ``names`` (ids renumbered in that order); every image is kept.
+
+        Raises:
+            ValueError: a name the dataset does not have.
+        """
+        unknown = [n for n in names if n not in self.names]
+        if unknown or not names:
+            raise ValueError(f"unknown class(es) {', '.join(unknown) or '(none given)'}; the dataset has "
+                             f"{', '.join(self.names)}")  # fmt: skip
+        new_id = np.full(len(self.names), -1, dtype=np.int64)
+        new_id[[self.names.index(n) for n in names]] = np.arange(len(names))
+        images = []
+        for im in self.images:
+            keep = new_id[im.class_ids] >= 0
+            images.append(ImageRecord(path=im.path, width=im.width, height=im.height,
+                                      boxes_xyxy_px=im.boxes_xyxy_px[keep], class_ids=new_id[im.class_ids[keep]],
+                                      split=im.split, rel_path=im.rel_path, data=im.data))  # fmt: skip
+        return Dataset(names=list(names), images=images, root=self.root)
+
     def box_counts(self) -> dict[str, np.ndarray]:
         """Boxes per class for each split present: ``{split: (n_classes,) int}``."""
         out: dict[str, np.ndarray] = {}

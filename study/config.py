@@ -42,6 +42,8 @@ class DatasetSection(_Strict):
     names: list[str] | None = Field(None, description="class names in id order, if the dataset does not say")
     toyworld: ToyworldSection = Field(default_factory=ToyworldSection, description="toyworld generator settings")
     split: SplitSection = Field(default_factory=SplitSection, description="train/val/test split rules")
+    classes: list[str] | None = Field(None, description="keep only these classes (after the split; ids in this "
+                                      "order): boxes of the others are dropped from every split, images kept")
     train_size: int | None = Field(None, ge=1, description="subsample train to N images (data-scarce regime)")
     tile: TileConfig | None = Field(None, description="cut every split's frames (after splitting and subsampling) "
                                     "into tiles at full resolution; detectors train and are tested on tiles")

@@ -91,8 +91,10 @@ class _CellBuilder:
     def frames(self, s: int) -> _Spec:
         """The split dataset, or its train subsample (per seed under ``replicate: full``), before any tiling."""
         d = self.cfg.dataset
+        # Keys left out when unset keep the fingerprints (and finished nodes) of configs written before them.
+        unset = {"classes"} if d.classes is None else set()
         full = self._once(_Spec("data", "", None, nodes.node_data,
-                                {"dataset": d.model_dump(mode="json", exclude={"train_size", "tile"})},
+                                {"dataset": d.model_dump(mode="json", exclude={"train_size", "tile", *unset})},
                                 cost=costs.data_cost(self.cfg)))
         if d.train_size is None:
             return full

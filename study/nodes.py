@@ -61,6 +61,11 @@ def node_data(folder: Path, key: dict, params: dict, inputs: dict) -> StepResult
                             "skips unreadable images and bad label lines, counted in the report)") from None
         s = d["split"]
         ds = split_dataset(ds, val=s["val"], test=s["test"], seed=s["seed"], group=s["group"], warnings=warnings)
+        if d.get("classes") is not None:  # after the split, so that the split is the one without the filter
+            try:
+                ds = ds.only_classes(d["classes"])
+            except ValueError as e:
+                raise ConfigError(f"dataset.classes: {e} ({src})") from None
         write_yolo(ds, out / "dataset", overwrite=True)
         _write_warnings(out, warnings)
 

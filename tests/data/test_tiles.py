@@ -129,3 +129,17 @@ def test_tile_cli_writes_tiles_and_rejects_a_bad_option_in_one_line(run_cli, tmp
     bad = run_cli("data", "tile", tmp_path / "split", tmp_path / "bad", "--overlap", "1.5")
     assert bad.returncode != 0 and bad.stderr.strip().count("\n") == 0 and "--overlap" in bad.stderr
     assert not (tmp_path / "bad").exists()
+
+
+def test_only_classes_drops_the_other_boxes_renumbers_and_keeps_every_image(tmp_path):
+    frames = _frames(tmp_path)  # boxes: car, van, car in each frame
+    vans = frames.only_classes(["van"])
+    assert vans.names == ["van"] and len(vans.images) == len(frames.images)
+    for before, after in zip(frames.images, vans.images, strict=True):
+        np.testing.assert_array_equal(after.boxes_xyxy_px, before.boxes_xyxy_px[[1]])
+        np.testing.assert_array_equal(after.class_ids, [0])
+        assert (after.split, after.path) == (before.split, before.path)
+    swapped = frames.only_classes(["van", "car"])
+    np.testing.assert_array_equal(swapped.images[0].class_ids, [1, 0, 1])
+    with pytest.raises(ValueError, match="unknown class.*truck.*the dataset has car, van"):
+        frames.only_classes(["truck"])

@@ -204,3 +204,10 @@ def test_tiles_keep_images_seen_as_images_and_count_tiles_in_the_cost(tmp_path):
     tiled = plan(tmp_path, sweep, size, "dataset.tile={size: 96}").node("detect/baseline/seed0/train_size=2")
     fixed = costs.DETECT_FIXED_S_256 * (160 / 256) ** 2
     assert tiled.cost - fixed == pytest.approx(4 * (untiled.cost - fixed))
+
+
+def test_a_class_filter_changes_every_node_and_is_absent_from_configs_without_one(tmp_path):
+    p = plan(tmp_path)
+    assert "classes" not in p.node("data").kwargs["params"]["dataset"]  # old fingerprints stay valid
+    before, after = fingerprints(tmp_path), fingerprints(tmp_path, "dataset.classes=[car]")
+    assert all(before[i] != after[i] for i in before)

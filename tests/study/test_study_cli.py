@@ -30,3 +30,12 @@ def test_unknown_override_key_is_a_one_line_error(run_cli):
 def test_report_refuses_a_folder_that_is_not_a_run(run_cli, tmp_path):
     proc = run_cli("report", tmp_path)
     assert proc.returncode == 2 and "not a study run folder" in proc.stderr
+
+
+def test_an_unknown_class_in_the_filter_stops_at_the_data_node_in_one_line(run_cli, tmp_path):
+    proc = run_cli("study", "configs/smoke.yaml", "dataset.classes=[plane]",
+                   "--out", tmp_path / "run")
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "dataset.classes: unknown class(es) plane; the dataset has car, van, truck" in last
+    assert "Traceback" not in proc.stderr and not (tmp_path / "run" / "data" / ".step.json").exists()
