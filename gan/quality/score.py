@@ -244,8 +244,10 @@ def score_run(
     tstr_used = anchors.tstr_norm_se <= cfg.rule.tstr_max_se
     log("anchors: " + "; ".join(f"{c} FID real {r:.2f}, noise {n:.2f} ({nm})" for c, r, n, nm in
                                 zip(classes, anchors.fid_real, anchors.fid_noise, anchors.noise_name, strict=True))
-        + f"; TSTR of real crops {anchors.tstr_real:.3f} (normalised standard error up to "
-        f"{anchors.tstr_norm_se:.2f}{'' if tstr_used else ': left out of the tiers'})")  # fmt: skip
+        + (f"; TSTR of real crops {anchors.tstr_real:.3f} (normalised standard error up to "
+           f"{anchors.tstr_norm_se:.2f}{'' if tstr_used else ': left out of the tiers'})"
+           if len(anchors.tstr_classes) > 1 else "; no TSTR (fewer than two classes with a quality scale)"))
+    # fmt: skip
     rows: list[dict] = []
     for snap in snapshots:
         t0 = time.perf_counter()

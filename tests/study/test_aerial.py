@@ -51,6 +51,7 @@ def test_jekhor_config_tiles_the_real_frames_and_resamples_test_frames_not_tiles
     tiles = read_yolo(run / "tiles" / "seed0" / "dataset" / "data.yaml")
     frames = read_yolo(run / "subset" / "seed0" / "dataset" / "data.yaml")
     assert len(frames.split("train")) == 4 and len(tiles.split("train")) > 4
+    assert tiles.names == frames.names == ["car"]  # dataset.classes
     # 384 px tiles; the 377 and 430 px tall Munich strips give 377 px tall tiles
     assert {im.width for im in tiles.images} == {384} and {im.height for im in tiles.images} <= {377, 384}
     contrasts = pd.read_csv(run / "contrasts.csv")
