@@ -360,15 +360,20 @@ def test_pixels_feature_space():
     assert (feats[0] == 0).all()
 
 
-def test_score_snapshot_good_beats_noise_on_the_anchored_scale():
+def two_colour_reference(n_held: int):
+    """(names, feature space, reference, score config, anchors) for red and blue squares, 24 train crops each."""
     train, train_labels = two_colour_set(3, n=24)
-    held, held_labels = two_colour_set(5, n=40)  # enough held-out crops for TSTR to tell tiers apart
+    held, held_labels = two_colour_set(5, n=n_held)
     names = ["red", "blue"]
     space = build_feature_space("pixels", FeatureRequest(None, Path("unused.pt"), pixel_side=4))
     ref = Reference.build(names, [train[train_labels == c] for c in (0, 1)], [held[held_labels == c] for c in (0, 1)],
                           space.embed)  # fmt: skip
     cfg = ScoreConfig(n=24, measure=MeasureConfig(kid_subset_size=10, kid_subsets=10, ssim_fakes=8, ssim_reals=8))
-    anchors = measure_anchors(ref, space, cfg)
+    return names, space, ref, cfg, measure_anchors(ref, space, cfg)
+
+
+def test_score_snapshot_good_beats_noise_on_the_anchored_scale():
+    names, space, ref, cfg, anchors = two_colour_reference(n_held=40)  # enough for TSTR to tell tiers apart
     assert all(n > r for n, r in zip(anchors.fid_noise, anchors.fid_real, strict=True))
     assert anchors.tstr_real > 0.9
     good_images, _ = two_colour_set(4, n=24)
@@ -430,14 +435,7 @@ def test_normalised_tstr_se_exact_and_a_noisy_tstr_is_left_out_of_the_tiers():
     assert normalised_tstr_se([25], 0.9) == math.inf and normalised_tstr_se([25, 25], 0.5) == math.inf
     # 24 held-out crops per class: the normalised TSTR's error can reach 0.14, more than half the gap between
     # mid and high (0.125); its value is left empty and the tiers come from the quality scale alone.
-    train, train_labels = two_colour_set(3, n=24)
-    held, held_labels = two_colour_set(5, n=24)
-    names = ["red", "blue"]
-    space = build_feature_space("pixels", FeatureRequest(None, Path("unused.pt"), pixel_side=4))
-    ref = Reference.build(names, [train[train_labels == c] for c in (0, 1)], [held[held_labels == c] for c in (0, 1)],
-                          space.embed)  # fmt: skip
-    cfg = ScoreConfig(n=24, measure=MeasureConfig(kid_subset_size=10, kid_subsets=10, ssim_fakes=8, ssim_reals=8))
-    anchors = measure_anchors(ref, space, cfg)
+    names, space, ref, cfg, anchors = two_colour_reference(n_held=24)
     assert 0.125 < anchors.tstr_norm_se < 0.2
     good_images, _ = two_colour_set(4, n=24)
     good = {"red": good_images[:24], "blue": good_images[24:]}
