@@ -247,7 +247,6 @@ def score_run(
         + (f"; TSTR of real crops {anchors.tstr_real:.3f} (normalised standard error up to "
            f"{anchors.tstr_norm_se:.2f}{'' if tstr_used else ': left out of the tiers'})"
            if len(anchors.tstr_classes) > 1 else "; no TSTR (fewer than two classes with a quality scale)"))
-    # fmt: skip
     rows: list[dict] = []
     for snap in snapshots:
         t0 = time.perf_counter()
