@@ -37,8 +37,9 @@ class GanConfig(BaseModel):
     diffaugment: str = Field("color,translation,cutout", description="DiffAugment policies for discriminators "
                              "('' for none)")
     image_size: int | None = Field(None, ge=8, description="side the crops are resized to; None = the crops' side")
-    holdout: float = Field(0.0, ge=0, lt=1, description="fraction of the train crops held out from training for "
-                           "scoring, when no held-out crops folder is given (whole groups)")
+    holdout: float = Field(0.0, ge=0, lt=1, description="fraction of the train crops held out from training "
+                           "(whole groups): what the scorer measures on when no held-out crops folder is given, "
+                           "else the copy check's reference (new frames of the train scenes)")
     holdout_group: str | None = Field(None, description="regex on source_image whose first group keeps held-out "
                                       "crops together (e.g. a video clip); None = by source image")
     orient: bool = Field(False, description="train on crops turned so their box is wider than tall, and turn "

@@ -48,7 +48,10 @@ class Reference:
         class_names: classes in id order.
         train, heldout: uint8 crops per class (N_c, S, S, 3) and (H_c, S, S, 3).
         train_feats, heldout_feats: their features per class.
-        heldout_nn: per class, each held-out crop's distance to its nearest train crop of the class (H_c,).
+        copy_nn: per class, the copy check's reference: each reference crop's distance to its nearest train
+            crop of the class. The reference is the held-out crops, or ``copy`` given to :meth:`build`: crops
+            of train frames held out from training, when the held-out crops come from other scenes (a split
+            by sequence), where new frames of the train scenes would be closer to the train crops than they are.
     """
 
     class_names: list[str]
@@ -56,13 +59,15 @@ class Reference:
     heldout: list[np.ndarray]
     train_feats: list[np.ndarray]
     heldout_feats: list[np.ndarray]
-    heldout_nn: list[np.ndarray]
+    copy_nn: list[np.ndarray]
 
     @classmethod
-    def build(cls, names: list[str], train: list[np.ndarray], heldout: list[np.ndarray], embed) -> Reference:
+    def build(cls, names: list[str], train: list[np.ndarray], heldout: list[np.ndarray], embed,
+              copy: list[np.ndarray] | None = None) -> Reference:
         tf = [embed(x) for x in train]
         hf = [embed(x) for x in heldout]
-        return cls(names, train, heldout, tf, hf, [nearest_distances(h, t) for h, t in zip(hf, tf, strict=True)])
+        cf = hf if copy is None else [embed(x) for x in copy]
+        return cls(names, train, heldout, tf, hf, [nearest_distances(r, t) for r, t in zip(cf, tf, strict=True)])
 
     def n_for(self, c: int, n: int) -> int:
         """Crops drawn per set for class ``c``: ``min(n, train crops of c)``."""
@@ -73,7 +78,8 @@ def measure_set(images: np.ndarray, feats: np.ndarray, ref: Reference, c: int, c
     """FID, KID, PRDC, SSIM and the copy z-score of one class's crops ``images`` (features ``feats``).
 
     Everything against the held-out crops of class ``c``, except the memorisation z-score, which
-    compares nearest-train distances (see :mod:`~blendaug.gan.quality.memorisation`). Also returns the
+    compares nearest-train distances with the reference's (``ref.copy_nn``, see
+    :mod:`~blendaug.gan.quality.memorisation`). Also returns the
     nearest-train distances themselves (``_nn``) for pooling over classes.
     """
     held, held_feats = ref.heldout[c], ref.heldout_feats[c]
@@ -88,7 +94,7 @@ def measure_set(images: np.ndarray, feats: np.ndarray, ref: Reference, c: int, c
         "kid_std": kid_std,
         **metrics.prdc(held_feats, feats, cfg.k),
         "ssim_nn": float(ssim.mean()) if len(ssim) else math.nan,
-        "copy_z": copy_z(nn, ref.heldout_nn[c]),
+        "copy_z": copy_z(nn, ref.copy_nn[c]),
         "_nn": nn,
     }
 

@@ -136,7 +136,7 @@ def score_snapshot(
         c = ref.class_names.index(name)
         m = measure_set(fake, space.embed(fake), ref, c, cfg.measure)
         near.append(m.pop("_nn"))
-        held_near.append(ref.heldout_nn[c])
+        held_near.append(ref.copy_nn[c])
         q = normalised_quality(m["fid"], anchors.fid_real[c], anchors.fid_noise[c])
         rows.append({"snapshot": snapshot, "class": name, "n_fake": len(fake), "n_real": len(ref.heldout[c]), **m,
                      "fid_real": anchors.fid_real[c], "fid_noise": anchors.fid_noise[c], "quality": q,
@@ -171,7 +171,9 @@ def finish_table(rows: list[dict], rule: TierRule) -> pd.DataFrame:
 
 
 def _split_real(run_dir: Path, info: dict, crops_dir: Path, heldout_dir: Path | None, size: int, split: str):
-    """(train crops, held-out crops, where the held-out ones came from) as the run trained on them."""
+    """(train crops, held-out crops, where they came from, the copy check's reference or None) as the run
+    trained on them. With a held-out folder *and* crops held out at training, the quality is measured on the
+    folder and the copy check on the crops held out at training (new frames of the train scenes)."""
     from blendaug.gan.data import load_crops
 
     crops = load_crops(crops_dir, size, split)
@@ -179,13 +181,14 @@ def _split_real(run_dir: Path, info: dict, crops_dir: Path, heldout_dir: Path | 
     held_files = set(holdout["files"]) if holdout else set()
     in_held = np.array([f in held_files for f in crops.files], dtype=bool)
     train = crops.subset(~in_held)
+    at_training = crops.subset(in_held) if in_held.any() else None
     if heldout_dir is not None:
         if Path(heldout_dir).resolve() == Path(crops_dir).resolve():
             raise ConfigError(f"{heldout_dir}: the held-out crops are the training crops; give the val crops")
-        return train, load_crops(heldout_dir, size, "all"), str(Path(heldout_dir).absolute())
-    if not in_held.any():
+        return train, load_crops(heldout_dir, size, "all"), str(Path(heldout_dir).absolute()), at_training
+    if at_training is None:
         raise ConfigError(f"{run_dir}: no held-out crops: pass --heldout VAL_CROPS, or train with --holdout 0.2")
-    return train, crops.subset(in_held), f"{Path(crops_dir).absolute()} (held out at training)"
+    return train, at_training, f"{Path(crops_dir).absolute()} (held out at training)", None
 
 
 def score_run(
@@ -203,7 +206,8 @@ def score_run(
     Args:
         crops_dir: the crops the generator trained on (its ``crops.split`` rows, minus held-out ones).
         heldout_dir: real crops it never saw (every crop of the folder); None = the part of
-            ``crops_dir`` held out at training.
+            ``crops_dir`` held out at training. With both, the copy check uses the part held out at
+            training (crops of train frames: the right reference when the folder holds other scenes).
         store: where the ``crops-classifier`` feature network's weights live (default ``RUN/quality_features.pt``).
         inception: Inception-v3 weights, for ``features="inception"``.
 
@@ -222,8 +226,8 @@ def score_run(
         raise DataError(f"{run_dir}: no snapshots to score (train first)")
     size = cfg.image_size or int(info["image_size"])
     classes = list(info["classes"])
-    train, held, held_from = _split_real(run_dir, info, crops_dir, heldout_dir, size,
-                                         (info.get("crops") or {}).get("split", "train"))  # fmt: skip
+    train, held, held_from, copy_ref = _split_real(run_dir, info, crops_dir, heldout_dir, size,
+                                                   (info.get("crops") or {}).get("split", "train"))  # fmt: skip
     for what, crops, folder in (("training", train, crops_dir), ("held-out", held, heldout_dir or crops_dir)):
         short = [c for c in classes if crops.counts().get(c, 0) < 2]
         if len(short) == len(classes):
@@ -231,15 +235,19 @@ def score_run(
         if short:  # those classes cannot be measured: their rows stay empty, hence unusable
             log(f"warning: {folder}: fewer than 2 {what} crops of class(es) {', '.join(short)}: scored unusable")
     empty = np.zeros((0, size, size, 3), np.uint8)
+    sets = (("train", train), ("held", held), ("copy", copy_ref or held))
     per = {name: [c.images[c.labels == c.class_names.index(n)] if n in c.class_names else empty for n in classes]
-           for name, c in (("train", train), ("held", held))}  # fmt: skip
+           for name, c in sets}  # fmt: skip
+    copy_from = held_from if copy_ref is None else f"{Path(crops_dir).absolute()} (held out at training)"
+    if copy_ref is not None:
+        log(f"copy check against the {len(copy_ref.files)} crops held out at training (quality against {held_from})")
     started = time.perf_counter()
     labels = np.concatenate([np.full(len(x), i) for i, x in enumerate(per["train"])])
     req = FeatureRequest(real_crops(np.concatenate(per["train"]), labels, classes),
                          Path(store or run_dir / "quality_features.pt"), inception, cfg.seed, device, cfg.classifier,
                          log, cfg.pixel_side)  # fmt: skip
     space = build_feature_space(cfg.features, req)
-    ref = Reference.build(classes, per["train"], per["held"], space.embed)
+    ref = Reference.build(classes, per["train"], per["held"], space.embed, per["copy"])
     anchors = measure_anchors(ref, space, cfg, device)
     tstr_used = anchors.tstr_norm_se <= cfg.rule.tstr_max_se
     log("anchors: " + "; ".join(f"{c} FID real {r:.2f}, noise {n:.2f} ({nm})" for c, r, n, nm in
@@ -272,7 +280,9 @@ def score_run(
         "tstr_in_tiers": tstr_used,
         "real_crops": {"train": str(Path(crops_dir).absolute()), "heldout": held_from,
                        "train_per_class": {c: len(x) for c, x in zip(classes, per["train"], strict=True)},
-                       "heldout_per_class": {c: len(x) for c, x in zip(classes, per["held"], strict=True)}},
+                       "heldout_per_class": {c: len(x) for c, x in zip(classes, per["held"], strict=True)},
+                       "copy_reference": copy_from,
+                       "copy_reference_per_class": {c: len(x) for c, x in zip(classes, per["copy"], strict=True)}},
         "seconds": round(time.perf_counter() - started, 1),
     }  # fmt: skip
     atomic_write_text(run_dir / "quality.json", json.dumps(meta, indent=2, default=str))

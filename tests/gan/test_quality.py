@@ -19,7 +19,7 @@ from blendaug.gan.quality import metrics
 from blendaug.gan.quality.classifier import ClassifierConfig, predict, train_classifier
 from blendaug.gan.quality.crops import read_real_crops
 from blendaug.gan.quality.features import FeatureRequest, build_feature_space
-from blendaug.gan.quality.measure import MeasureConfig, Reference
+from blendaug.gan.quality.measure import MeasureConfig, Reference, measure_set
 from blendaug.gan.quality.memorisation import copy_z, nearest_distances
 from blendaug.gan.quality.references import blurred_noise, flat_colour
 from blendaug.gan.quality.score import ScoreConfig, finish_table, measure_anchors, score_snapshot
@@ -395,6 +395,40 @@ def test_score_snapshot_good_beats_noise_on_the_anchored_scale():
     copies = {"red": ref.train[0], "blue": ref.train[1]}  # a generator returning its training crops
     rows = score_snapshot(3, copies, ref, space, anchors, cfg)
     assert all(r["copying"] and r["copy_z"] < -3 for r in rows)
+
+
+def sequence_frames(scenes: list[tuple[int, int]], frames: int, seed: int, size: int = 16) -> np.ndarray:
+    """Crops of video sequences: one red square per scene at the scene's place, redrawn with fresh pixel noise
+    in each frame (neighbouring frames of a sequence are near-duplicates)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for x, y in scenes:
+        for _ in range(frames):
+            im = np.full((size, size, 3), 128, dtype=int)
+            im[y : y + size // 3, x : x + size // 3] = (220, 30, 30)
+            out.append(np.clip(im + rng.integers(-8, 9, im.shape), 0, 255).astype(np.uint8))
+    return np.stack(out)
+
+
+def test_copy_check_compares_with_unseen_frames_of_the_train_scenes():
+    """A split by sequence: the val crops show other scenes, so a generator drawing new frames of the train scenes
+    (no copies) is closer to the train crops than they are and gets flagged; against frames of the train scenes held
+    out at training it is not, while copies of the train crops still are."""
+    train_scenes, val_scenes = [(1, 1), (8, 2), (3, 9), (9, 9)], [(5, 1), (1, 6), (10, 5), (6, 10)]
+    train = sequence_frames(train_scenes, 6, seed=0)
+    unseen_frames = sequence_frames(train_scenes, 4, seed=1)  # held out at training, frame by frame
+    val = sequence_frames(val_scenes, 6, seed=2)
+    new_frames = sequence_frames(train_scenes, 6, seed=3)  # what a generator that learned the scenes draws
+    space = build_feature_space("pixels", FeatureRequest(None, Path("unused.pt"), pixel_side=4))
+    cfg = MeasureConfig(kid_subset_size=10, kid_subsets=5, ssim_fakes=4, ssim_reals=4)
+
+    def z(fakes: np.ndarray, copy: list[np.ndarray] | None) -> float:
+        ref = Reference.build(["car"], [train], [val], space.embed, copy)
+        return measure_set(fakes, space.embed(fakes), ref, 0, cfg)["copy_z"]
+
+    assert z(new_frames, None) < -3  # flagged against the val scenes: the false alarm
+    assert abs(z(new_frames, [unseen_frames])) < 2
+    assert z(train, [unseen_frames]) < -3 and z(train, None) < -3  # copies are flagged either way
 
 
 def test_has_scale_needs_noise_clearly_worse_than_real():

@@ -76,6 +76,7 @@ def test_score_tiny_dcgan_run(tiny_run, tmp_path, run_cli):
     meta = json.loads((run / "quality.json").read_text())
     held = meta["real_crops"]["heldout_per_class"]
     assert sum(held.values()) == 6 and "held out at training" in meta["real_crops"]["heldout"]
+    assert meta["real_crops"]["copy_reference"] == meta["real_crops"]["heldout"]  # one reference for both
     assert (table["n_fake"][table["class"] != "all"] == 9).all()  # capped at the 9 train crops per class
     assert np.isfinite(table["fid"]).all() and (table["fid"] >= 0).all()
     assert set(table["tier"]) <= {"low", "mid", "high", "unusable"}
@@ -90,6 +91,22 @@ def test_score_tiny_dcgan_run(tiny_run, tmp_path, run_cli):
     # An explicit held-out folder is used instead; the training crops themselves are refused.
     with pytest.raises(ConfigError, match="held-out crops are the training crops"):
         score_run(run, crops, crops, CFG)
+
+
+def test_heldout_folder_measures_quality_and_training_holdout_checks_copying(tiny_run, tmp_path):
+    """Given both, quality is measured on the folder and the copy check on the crops held out at training."""
+    crops, run = copy_run(tiny_run, tmp_path)
+    val = make_crops(tmp_path / "val", seed=5)
+    alone = score_run(run, crops, None, CFG, log=lambda m: None)
+    logs = []
+    both = score_run(run, crops, val, CFG, log=logs.append)
+    real = json.loads((run / "quality.json").read_text())["real_crops"]
+    assert real["heldout"] == str(val.absolute()) and real["heldout_per_class"] == {"red": 12, "blue": 12}
+    assert real["copy_reference"].endswith("(held out at training)")
+    assert real["copy_reference_per_class"] == {"red": 3, "blue": 3}
+    assert any("copy check against the 6 crops held out at training" in m for m in logs)
+    pd.testing.assert_series_equal(both["copy_z"], alone["copy_z"])  # same fakes, same reference
+    assert not np.allclose(both["fid"], alone["fid"])  # quality against the other crops
 
 
 def test_score_bad_input(tiny_run, tmp_path, run_cli):
