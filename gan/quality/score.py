@@ -235,7 +235,7 @@ def score_run(
         if short:  # those classes cannot be measured: their rows stay empty, hence unusable
             log(f"warning: {folder}: fewer than 2 {what} crops of class(es) {', '.join(short)}: scored unusable")
     empty = np.zeros((0, size, size, 3), np.uint8)
-    sets = (("train", train), ("held", held), ("copy", copy_ref or held))
+    sets = (("train", train), ("held", held), ("copy", held if copy_ref is None else copy_ref))
     per = {name: [c.images[c.labels == c.class_names.index(n)] if n in c.class_names else empty for n in classes]
            for name, c in sets}  # fmt: skip
     copy_from = held_from if copy_ref is None else f"{Path(crops_dir).absolute()} (held out at training)"
@@ -247,7 +247,8 @@ def score_run(
                          Path(store or run_dir / "quality_features.pt"), inception, cfg.seed, device, cfg.classifier,
                          log, cfg.pixel_side)  # fmt: skip
     space = build_feature_space(cfg.features, req)
-    ref = Reference.build(classes, per["train"], per["held"], space.embed, per["copy"])
+    ref = Reference.build(classes, per["train"], per["held"], space.embed,
+                          None if copy_ref is None else per["copy"])  # fmt: skip
     anchors = measure_anchors(ref, space, cfg, device)
     tstr_used = anchors.tstr_norm_se <= cfg.rule.tstr_max_se
     log("anchors: " + "; ".join(f"{c} FID real {r:.2f}, noise {n:.2f} ({nm})" for c, r, n, nm in
