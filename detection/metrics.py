@@ -242,33 +242,76 @@ def average_precision(records: Sequence[APRecord]) -> np.ndarray:
     Returns:
         ``(n_classes, n_thresholds)`` float64.
     """
-    n_true = np.sum([r.n_true for r in records], axis=0)
-    cls = np.concatenate([r.cls for r in records])
-    conf = np.concatenate([r.conf for r in records])
-    tp = np.concatenate([r.tp for r in records])
+    return _average_precision(np.sum([r.n_true for r in records], axis=0), np.concatenate([r.cls for r in records]),
+                              np.concatenate([r.conf for r in records]), np.concatenate([r.tp for r in records]))
+
+
+def _average_precision(n_true: np.ndarray, cls: np.ndarray, conf: np.ndarray, tp: np.ndarray) -> np.ndarray:
+    """:func:`average_precision` of the predictions of a set of images, concatenated in image order. Each IoU
+    threshold (column of ``tp``) is computed on its own, so a slice of the columns gives their APs alone."""
     ap = np.full((len(n_true), tp.shape[1]), np.nan)
-    order = np.argsort(-conf, kind="stable")
+    order = np.argsort(-conf, kind="stable")  # ties in the images' order, as COCO's mergesort
     cls, tp = cls[order], tp[order]
     for c in np.flatnonzero(n_true > 0):
         hits = tp[cls == c]  # (k, T), by confidence
-        if len(hits) == 0:
-            ap[c] = 0.0
-            continue
-        tpc = np.cumsum(hits, axis=0)
-        recall = tpc / n_true[c]
-        precision = tpc / np.arange(1, len(hits) + 1)[:, None]
-        envelope = np.maximum.accumulate(precision[::-1], axis=0)[::-1]  # best precision at this recall or beyond
-        for k in range(tp.shape[1]):
-            first = np.searchsorted(recall[:, k], RECALL_POINTS, side="left")  # first rank reaching each recall
-            reached = first < len(hits)
-            ap[c, k] = envelope[first[reached], k].sum() / len(RECALL_POINTS)
+        for t in range(tp.shape[1]):
+            rank = np.flatnonzero(hits[:, t])  # where the true positives stand
+            found = np.arange(1, len(rank) + 1)
+            # Precision rises only at a true positive, so the envelope (the best precision at this recall or
+            # beyond) is a running maximum over them, and each recall is first reached at one of them.
+            envelope = np.maximum.accumulate((found / (rank + 1))[::-1])[::-1]
+            first = np.searchsorted(found / n_true[c], RECALL_POINTS, side="left")
+            ap[c, t] = envelope[first[first < len(rank)]].sum() / len(RECALL_POINTS)
     return ap
+
+
+def _mean_ap(ap: np.ndarray, key: str) -> float:
+    """mAP50 (``key="map50"``: column 0) or mAP50-95 (every column) over the classes with true boxes."""
+    present = ~np.isnan(ap[:, 0])
+    if not present.any():
+        return float("nan")
+    return float(ap[present, 0].mean() if key == "map50" else ap[present].mean())
+
+
+@dataclass(frozen=True)
+class PackedAP:
+    """The ``APRecord`` s of one test set in flat arrays, for mAP over many resamples of its images.
+
+    ``map_of(images)`` equals ``map_scores([records[i] for i in images])`` to the bit (the same predictions in
+    the same order go through the same computation), without rebuilding and concatenating a list per
+    resample, and mAP50 alone computes one IoU threshold instead of ten: the image bootstrap of the study's
+    contrasts calls it a few hundred times per run and metric.
+    """
+
+    n_true: np.ndarray  # (n_images, n_classes) int
+    cls: np.ndarray  # (n_pred,) int, images one after another
+    conf: np.ndarray  # (n_pred,) float
+    tp: np.ndarray  # (n_pred, n_thresholds) bool
+    start: np.ndarray  # (n_images,) index of each image's first prediction
+    count: np.ndarray  # (n_images,) its number of predictions
+
+    @classmethod
+    def of(cls, records: Sequence[APRecord]) -> PackedAP:
+        count = np.array([len(r.cls) for r in records], dtype=np.int64)
+        return cls(n_true=np.stack([r.n_true for r in records]), cls=np.concatenate([r.cls for r in records]),
+                   conf=np.concatenate([r.conf for r in records]), tp=np.concatenate([r.tp for r in records]),
+                   start=np.cumsum(count) - count, count=count)
+
+    def map_of(self, images: np.ndarray, key: str) -> float:
+        """``map_scores`` of the images ``images`` (indices, repeats allowed, in this order) for ``key``
+        (``"map50"`` or ``"map50_95"``)."""
+        images = np.asarray(images, dtype=np.int64)
+        if len(images) == 0:
+            return float("nan")
+        lengths = self.count[images]
+        # The prediction indices of images[0], then images[1], ...: each image's start plus 0, 1, ...
+        pred = np.repeat(self.start[images] - (np.cumsum(lengths) - lengths), lengths) + np.arange(lengths.sum())
+        columns = slice(0, 1) if key == "map50" else slice(None)
+        return _mean_ap(_average_precision(self.n_true[images].sum(axis=0), self.cls[pred], self.conf[pred],
+                                           self.tp[pred, columns]), key)
 
 
 def map_scores(records: Sequence[APRecord]) -> dict[str, float]:
     """``{"map50", "map50_95"}``: mean AP over the classes with true boxes (``nan`` when there are none)."""
     ap = average_precision(records) if records else np.zeros((0, len(IOU_THRESHOLDS)))
-    present = ~np.isnan(ap[:, 0])
-    if not present.any():
-        return {"map50": float("nan"), "map50_95": float("nan")}
-    return {"map50": float(ap[present, 0].mean()), "map50_95": float(ap[present].mean())}
+    return {key: _mean_ap(ap, key) for key in ("map50", "map50_95")}

@@ -1,9 +1,10 @@
 """The image level of the two-level bootstrap: metrics over per-image records and their resampled values.
 
-A *metric* maps a list of per-image records to one number. Any callable works (mAP recomputed from AP
-records costs about 1 ms a call); a :class:`SumMetric`, a function of per-image column sums (accuracy,
-precision, recall, count MAPE, balanced accuracy, macro F1), bootstraps as one matrix product: the resample
-counts ``(B, n)`` times the per-image table ``(n, k)``.
+A *metric* maps a list of per-image records to one number. Any callable works, called once per resample; a
+metric with a ``replicates(records, idx)`` method computes all resamples itself, faster. A
+:class:`SumMetric`, a function of per-image column sums (accuracy, precision, recall, count MAPE, balanced
+accuracy, macro F1), does it as one matrix product: the resample counts ``(B, n)`` times the per-image table
+``(n, k)``; mAP packs its records once (:class:`blendaug.detection.metrics.PackedAP`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ class SumMetric:
         """The ``(n_images, k)`` float64 per-image values."""
         x = np.asarray(self.columns(records), dtype=np.float64)
         return x.reshape(len(records), -1)
+
+    def replicates(self, records: Sequence[Any], idx: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+        """The metric on every resample: one ``(n_boot, n) @ (n, k)`` product."""
+        return self.combine(_counts(idx, len(records)) @ self.table(records))
 
 
 def _ratio_of(sums: np.ndarray) -> np.ndarray:
@@ -89,8 +94,10 @@ def metric_replicates(records: Sequence[Any], metric: MetricFn, idx: np.ndarray 
     """``metric`` on each bootstrap resample ``records[idx[b]]``: an ``(n_boot,)`` array.
 
     ``idx`` is ``(n_boot, n)`` from :func:`bootstrap_indices` or the list :func:`cluster_indices` gives.
-    A :class:`SumMetric` costs one ``(n_boot, n) @ (n, k)`` product; any other metric one call per row.
+    A metric with a ``replicates`` method (a :class:`SumMetric`, mAP) computes them itself; any other metric
+    is called once per row.
     """
-    if isinstance(metric, SumMetric):
-        return np.asarray(metric.combine(_counts(idx, len(records)) @ metric.table(records)), dtype=np.float64)
+    replicates = getattr(metric, "replicates", None)
+    if replicates is not None:
+        return np.asarray(replicates(records, idx), dtype=np.float64)
     return np.array([metric([records[i] for i in row]) for row in idx], dtype=np.float64)

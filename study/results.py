@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from blendaug.detection.metrics import APRecord, map_scores
+from blendaug.detection.metrics import APRecord, PackedAP, map_scores
 from blendaug.study.stats import SumMetric, compare_contrasts, ratio_metric
 
 DETECTION_METRICS = ("map50", "map50_95", "precision", "recall", "avg_iou_darknet", "mean_matched_iou",
@@ -26,12 +27,23 @@ CLASSIFICATION_METRICS = ("accuracy", "balanced_accuracy", "macro_precision", "m
 LOWER_IS_BETTER = {"count_mape", "generalization_gap", "fp", "fn"}
 
 
-def _det_map(key: str) -> Callable[[Sequence[dict]], float]:
-    def metric(rows: Sequence[dict]) -> float:
+@dataclass(frozen=True)
+class MapMetric:
+    """mAP (``key``: ``"map50"`` or ``"map50_95"``) recomputed from the per-image rows' AP records."""
+
+    key: str
+
+    def __call__(self, rows: Sequence[dict]) -> float:
         if not rows or any("ap" not in r for r in rows):
             return float("nan")  # an evaluation from before ap_records.jsonl existed
-        return map_scores([r["ap"] for r in rows])[key]
-    return metric
+        return map_scores([r["ap"] for r in rows])[self.key]
+
+    def replicates(self, rows: Sequence[dict], idx: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+        """The metric on every bootstrap resample ``rows[idx[b]]`` (see :mod:`blendaug.study.bootstrap`)."""
+        if not rows or any("ap" not in r for r in rows):
+            return np.full(len(idx), np.nan)
+        packed = PackedAP.of([r["ap"] for r in rows])
+        return np.array([packed.map_of(row, self.key) for row in idx], dtype=np.float64)
 
 
 def _balanced_accuracy(classes: Sequence[int]) -> SumMetric:
@@ -56,7 +68,7 @@ def _balanced_accuracy(classes: Sequence[int]) -> SumMetric:
 def paired_metrics(task: str, per_image: Sequence[Sequence[dict]]) -> dict[str, Callable[[Sequence[dict]], float]]:
     """The metric functions over per-image records that the contrasts resample, per task."""
     if task == "detection":
-        return {"map50": _det_map("map50"), "map50_95": _det_map("map50_95"),
+        return {"map50": MapMetric("map50"), "map50_95": MapMetric("map50_95"),
                 "precision_at_conf": ratio_metric(lambda r: r["tp"], lambda r: r["n_pred"]),
                 "recall_at_conf": ratio_metric(lambda r: r["tp"], lambda r: r["n_true"]),
                 "avg_iou_darknet": ratio_metric(lambda r: r["iou_sum"], lambda r: r["n_pred"]),
@@ -83,7 +95,7 @@ def detection_rows(eval_dir: Path) -> tuple[dict[str, float], list[dict]]:
             if row["image"] in records:
                 row["ap"] = records[row["image"]]
     for k in ("map50", "map50_95"):
-        values[k] = _det_map(k)(per_image) if ap_path.is_file() else values[k]
+        values[k] = MapMetric(k)(per_image) if ap_path.is_file() else values[k]
     fns = paired_metrics("detection", [per_image])
     values["precision_at_conf"] = fns["precision_at_conf"](per_image)
     values["recall_at_conf"] = fns["recall_at_conf"](per_image)

@@ -9,6 +9,7 @@ import pytest
 
 from blendaug.detection.metrics import (
     APRecord,
+    PackedAP,
     ap_record,
     average_precision,
     box_iou,
@@ -173,6 +174,31 @@ def test_ap_hand_computed():
     b = ap_record(1, _boxes([20, 20, 30, 30]), np.array([0]), np.array([0.7]), _boxes([20, 20, 30, 30]),
                   np.array([0]))
     assert math.isclose(map_scores([a, b])["map50"], expected)
+
+
+def test_ap_envelope_takes_the_best_precision_at_a_later_recall():
+    # Four true boxes; ranked TP, FP, FP, TP, TP: precision 1/1 at recall 0.25, then 2/4 at 0.5 and 3/5 at 0.75,
+    # so the envelope is 1 up to recall 0.25 and 0.6 (the later, higher precision) from there to 0.75.
+    rec = APRecord(n_true=np.array([4]), cls=np.zeros(5, dtype=int), conf=np.array([0.9, 0.8, 0.7, 0.6, 0.5]),
+                   tp=np.array([[1], [0], [0], [1], [1]], dtype=bool))
+    assert math.isclose(average_precision([rec])[0, 0], (26 * 1.0 + 50 * 0.6) / 101)
+
+
+def test_packed_records_give_the_map_of_every_resample_to_the_bit():
+    rng = np.random.default_rng(0)
+    records = []
+    for i in range(12):
+        k = 0 if i % 5 == 0 else int(rng.integers(1, 20))  # some images without predictions
+        n_true = rng.integers(0, 4, 3) * (np.arange(3) < 2)  # class 2 has no true boxes anywhere
+        records.append(APRecord(n_true=n_true, cls=rng.integers(0, 3, k), conf=np.round(rng.random(k), 2),  # ties
+                                tp=rng.random((k, 10)) < np.linspace(0.6, 0.1, 10)))
+    packed = PackedAP.of(records)
+    for row in [np.arange(12), *rng.integers(0, 12, size=(30, 12)), np.array([3, 3, 3]), np.array([0])]:
+        expected = map_scores([records[i] for i in row])
+        for key in ("map50", "map50_95"):
+            got = packed.map_of(row, key)
+            assert got == expected[key] or (math.isnan(got) and math.isnan(expected[key])), (row, key)
+    assert math.isnan(packed.map_of(np.array([], dtype=int), "map50"))
 
 
 def test_ap_edge_cases():

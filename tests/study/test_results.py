@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from blendaug.detection.metrics import ap_record
-from blendaug.study.results import contrast_table, detection_rows
+from blendaug.study.bootstrap import bootstrap_indices, cluster_indices, metric_replicates
+from blendaug.study.results import MapMetric, contrast_table, detection_rows
 
 SQUARE = [0.0, 0.0, 10.0, 10.0]
 
@@ -59,6 +60,20 @@ def test_recomputed_map_is_the_reported_map(tmp_path):
     # Ranked TP, FP, TP, TP over 4 true boxes: COCO's 101-point envelope is 1 up to recall 0.25, 0.75 up to 0.75.
     assert values["map50"] == pytest.approx((26 + 50 * 0.75) / 101)
     assert values["map50_ultralytics"] is None  # kept as the cross-check column
+
+
+def test_map_replicates_are_the_map_of_each_resample(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = detection_rows(_eval_dir(tmp_path / "e", (rng.random(20) < 0.6).tolist()))[1]
+    groups = [f"frame{i // 3}" for i in range(20)]
+    for idx in (bootstrap_indices(20, 40, rng), cluster_indices(groups, 40, rng)):
+        for key in ("map50", "map50_95"):
+            metric = MapMetric(key)
+            fast = metric_replicates(rows, metric, idx)
+            assert np.array_equal(fast, [metric([rows[i] for i in row]) for row in idx])
+            assert fast.std() > 0  # the resamples differ, so the comparison above means something
+    no_ap = detection_rows(_eval_dir(tmp_path / "old", [True, False], with_ap=False))[1]
+    assert np.isnan(metric_replicates(no_ap, MapMetric("map50"), bootstrap_indices(2, 5, rng))).all()
 
 
 def test_evaluations_without_ap_records_are_compared_without_map(tmp_path):
