@@ -84,8 +84,23 @@ def _environment(cfg: StudyConfig, timings: dict[str, float], wall: float) -> di
     if device.startswith("cuda"):
         device = f"cuda ({torch.cuda.get_device_name(0)})"
     return {"versions": versions(), "python": platform.python_version(), "platform": platform.platform(),
-            "device": device, "executor": cfg.executor.kind, "seeds": cfg.seeds, "replicate": cfg.replicate,
+            "cpu": cpu_description(), "device": device, "executor": cfg.executor.kind, "seeds": cfg.seeds,
+            "replicate": cfg.replicate,
             "wall_s_this_run": round(wall, 1), "node_seconds": {k: round(v, 1) for k, v in timings.items()}}
+
+
+def cpu_description() -> str:
+    """The CPU's model and the instruction set PyTorch's kernels use: the same seed gives the same bytes on one
+    machine, but kernels for another instruction set round differently (docs/findings.md measured a rerun)."""
+    import torch
+
+    name = platform.processor()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        models = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text(encoding="utf-8").splitlines()
+                  if line.startswith("model name")]
+        name = models[0] if models else name
+    return f"{name or 'unknown CPU'}, {torch.backends.cpu.get_cpu_capability()} kernels"
 
 
 def load_environment(run: Path) -> dict:

@@ -65,8 +65,9 @@ def test_the_image_pool_keeps_a_seeded_history():
     assert torch.equal(ImagePool(0).query(probe, g1), probe)
 
 
-def _pair(residual: bool, steps: int = 30) -> tuple[CyclePair, CycleSettings]:
-    opts = {**GanConfig().family_options("cyclegan"), "n_blocks": 1, "d_layers": 2, "pool": 4, "residual": residual}
+def _pair(residual: bool, steps: int = 30, **options) -> tuple[CyclePair, CycleSettings]:
+    opts = {**GanConfig().family_options("cyclegan"), "n_blocks": 1, "d_layers": 2, "pool": 4, "residual": residual,
+            **options}
     s = CycleSettings(steps, frozenset(), 4, 2e-3, 8, opts, (), 100, None, 0)
     return CyclePair(s, torch.Generator().manual_seed(0), "cpu"), s
 
@@ -90,7 +91,10 @@ def test_shapes_and_the_reference_translator_learns_the_cycle():
 
 
 def test_the_residual_translator_starts_as_the_identity_and_moves_toward_the_real_look():
-    pair, s = _pair(residual=True)
+    # Without the identity loss and with a light cycle loss the adversarial pull decides, so the colour flips
+    # within a few steps for every seed; with the defaults (identity 0.5 x cycle 10) four images and 30 steps
+    # leave it balanced, and whether it moved 20 % or not came down to the CPU's rounding (AVX2 vs AVX-512).
+    pair, s = _pair(residual=True, steps=20, lambda_identity=0.0, lambda_cycle=1.0)
     a, b = squares_batch(4, seed=1), squares_batch(4, seed=2).flip(1)  # red squares -> blue squares
     gen = torch.Generator().manual_seed(0)
 
@@ -102,9 +106,10 @@ def test_the_residual_translator_starts_as_the_identity_and_moves_toward_the_rea
     with torch.no_grad():
         assert torch.allclose(pair.g_ab(a), a.clamp(-0.999, 0.999), atol=1e-5)
     before = red_minus_blue()  # > 0: red squares; the real domain's is the same value negated
-    for _ in range(30):
+    assert before > 0
+    for _ in range(20):
         cycle_step(pair, a, b, gen, s)
-    assert red_minus_blue() < 0.8 * before
+    assert red_minus_blue() < 0  # bluer than red: the real look
 
 
 def _files(run) -> dict:

@@ -5,6 +5,7 @@ These train real GANs, YOLO and classifiers on tiny data, so they sit in the slo
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -62,6 +63,7 @@ def test_smoke_results_cover_every_arm_and_seed(smoke_run):
     assert set(contrasts.arm) == {"blended_mixed"} and set(contrasts.reference) == {"baseline"}
     for name in ("report.md", "report.html", "config.yaml", "environment.json"):
         assert (smoke_run / name).is_file()
+    assert json.loads((smoke_run / "environment.json").read_text())["cpu"].endswith(" kernels")
     md = (smoke_run / "report.md").read_text()
     headings = [line for line in md.splitlines() if line.startswith("## ")]
     assert headings[0] == "## Verdict"  # the report opens with the verdict
