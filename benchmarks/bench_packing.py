@@ -156,10 +156,11 @@ def main() -> None:
 
     from bench_detect import make_dataset
 
-    from blendaug.study.executor_parallel import _usable_cores, visible_gpus
+    from blendaug.study.executor_parallel import visible_gpus
+    from blendaug.study.noderun import usable_cores
 
     gpus = visible_gpus() if a.device != "cpu" else []
-    cores = _usable_cores()
+    cores = usable_cores()
     root = Path(tempfile.mkdtemp(prefix="bench_packing_"))
     data = make_dataset(root / "ds", {"train": a.train, "val": max(4, a.train // 4), "test": 4}, a.imgsz)
     if gpus:

@@ -15,9 +15,10 @@ Executors (the ``EXECUTORS`` registry; :func:`get_executor` builds one from conf
 - ``ray``: tasks on a Ray cluster with ``num_cpus`` / fractional ``num_gpus`` (:mod:`blendaug.study.executor_ray`;
   ray is imported only when this executor is built).
 
-All of them run a node through :func:`blendaug.study.noderun.run_node` in the process that runs it: the same
-thread count (``threads`` option, else ``node.resources.cpus``) and the node's output captured into
-``folder/log.txt``, so a node gives the same files whichever executor ran it.
+All of them run a node through :func:`blendaug.study.noderun.run_node` in the process that runs it: the thread
+count of the ``threads`` option (by default every core for ``local``, ``node.resources.cpus`` for the pools) and
+the node's output captured into ``folder/log.txt``, so with the same thread count a node gives the same files
+whichever executor ran it.
 """
 
 from __future__ import annotations
@@ -155,12 +156,16 @@ class LocalExecutor:
 
     Args:
         verbose: show each node's full output on the console too (it always goes to ``folder/log.txt``).
-        threads_per_job: torch/OpenMP threads per node (None: each node's ``resources.cpus``).
+        threads_per_job: torch/OpenMP threads per node (None: every core this process may use, since nodes run
+            one at a time; the graph's ``resources.cpus`` of 1 is what a pool reserves, not what a lone node needs).
         capture: False leaves node output on the console and writes no log files.
     """
 
     def __init__(self, verbose: bool = False, threads_per_job: int | None = None, capture: bool = True) -> None:
-        self.verbose, self.threads, self.capture = verbose, threads_per_job, capture
+        from blendaug.study.noderun import usable_cores
+
+        self.verbose, self.capture = verbose, capture
+        self.threads = threads_per_job or usable_cores()
 
     def run(self, nodes: Sequence[Node], on_event: Callable[[NodeEvent], None] | None = None) -> dict[str, Any]:
         from blendaug.study.noderun import run_node

@@ -30,6 +30,7 @@ from typing import Any
 
 from blendaug.data.errors import BlendaugError, ConfigError
 from blendaug.study.executor import Node, NodeEvent, NodeFailed, done_result, event_for, failure_message, topological
+from blendaug.study.noderun import usable_cores
 
 _EPS = 1e-9
 
@@ -106,7 +107,7 @@ class ParallelExecutor:
         if on_failure not in ("finish", "cancel"):
             raise ConfigError(f"executor.on_failure: expected 'finish' or 'cancel', got {on_failure!r}")
         self.workers, self.threads, self.verbose, self.on_failure = workers, threads_per_job, verbose, on_failure
-        self.cpus = cpus or _usable_cores()
+        self.cpus = cpus or usable_cores()
         ids = visible_gpus()
         self.gpu_ids = ids if gpus is None else ids[:gpus]
         self.jobs_per_gpu = jobs_per_gpu
@@ -250,10 +251,3 @@ def _stop_all(running: Any) -> None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(p.pid, signal.SIGKILL)
             p.join(timeout=5)
-
-
-def _usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1

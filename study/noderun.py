@@ -47,6 +47,14 @@ def live_log_path(node: Node) -> Path:
     return folder.with_name(f".{folder.name}.{LOG_NAME}")
 
 
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the OS reports it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
 def thread_count(node: Node, threads: int | None = None) -> int:
     """The torch/OpenMP threads a node gets: the executor's ``threads`` option, else ``node.resources.cpus``."""
     return max(1, int(threads if threads else node.resources.cpus))

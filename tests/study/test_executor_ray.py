@@ -36,7 +36,7 @@ def cluster():
 
 
 def test_ray_gives_the_same_outputs_as_local_and_logs_each_node(cluster, tmp_path):
-    LocalExecutor().run(nodes.graph(tmp_path / "local"))
+    LocalExecutor(threads_per_job=1).run(nodes.graph(tmp_path / "local"))  # the threads Ray gives each task
     events = []
     results = get_executor("ray", max_retries=1).run(nodes.graph(tmp_path / "ray"), on_event=events.append)
     assert nodes.outputs(tmp_path / "ray") == nodes.outputs(tmp_path / "local")
