@@ -2,8 +2,8 @@
 
 The constants were measured on this project's 2-core machine (README "A real quick.yaml run"); a GPU is
 much faster, and once a node of a kind has finished the console and the plan use its measured rate instead.
-They were measured with one torch thread per node; the local executor now gives a node both cores, about
-1.7x faster for detectors, so a fresh plan's estimate runs high until a node of each kind has finished.
+They were measured with one torch thread per node; the local executor now gives a node every core (on 2 cores about
+1.7x faster for detectors), so a fresh plan's estimate runs high until a node of each kind has finished.
 """
 
 from __future__ import annotations
