@@ -2,8 +2,8 @@
 
 The constants were measured on this project's 2-core machine (README "A real quick.yaml run"); a GPU is
 much faster, and once a node of a kind has finished the console and the plan use its measured rate instead.
-They were measured with one torch thread per node; the local executor now gives a node every core (on 2 cores about
-1.7x faster for detectors), so a fresh plan's estimate runs high until a node of each kind has finished.
+They were measured with one torch thread per node; training nodes (detectors, generators, classifiers) given more
+threads are divided by :func:`thread_speedup`.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 
 from blendaug.gan.families import FAMILIES, family_of
 from blendaug.study.config import StudyConfig
+from blendaug.study.noderun import usable_cores
 
 # Seconds per unit, measured on the 2-core CPU (YOLOv8n at 256 px, batch 4; smallcnn at 32 px; cdcgan width 24).
 # A detector run: a training image, a val image each epoch (val runs after every epoch, and its per-epoch
@@ -27,6 +28,10 @@ COMPOSITE_S_PER_IMAGE = 0.02
 TILE_S_PER_TILE = 0.006  # 908 tiles of 384 px from 63 jekhor frames in 5.0 s
 TOYWORLD_S_PER_IMAGE_512 = 0.05
 CROPS_PER_IMAGE = 10.0  # vehicles per toyworld frame at 512 px, for the crop counts
+
+# Training on n torch threads is n ** THREAD_EXPONENT times faster than on one: a jekhor YOLOv8n epoch took 62.2 s
+# with 1 thread and 35.7 s with 2 on the 2-core CPU (1.74x = 2 ** 0.8), a cDCGAN of 1600 steps about 1.8x.
+THREAD_EXPONENT = 0.8
 
 # Every kind's cost is already in seconds: a prior rate of 1 second per unit.
 RATES = {k: 1.0 for k in ("data", "subset", "tiles", "crops", "generator", "samples", "arm", "detect", "classify")}
@@ -54,6 +59,19 @@ def _images(cfg: StudyConfig) -> float:
     if d.source == "toyworld":
         return float(d.toyworld.images)
     return float(max(_folder_images(Path(d.path or ".").absolute()), 1))
+
+
+def node_threads(cfg: StudyConfig) -> int:
+    """The torch threads a training node gets: ``executor.threads_per_job``, else every core for ``local`` (which
+    runs one node at a time) and one for the pools (their nodes reserve one CPU each)."""
+    ex = cfg.executor
+    if ex.threads_per_job:
+        return ex.threads_per_job
+    return usable_cores() if ex.kind == "local" else 1
+
+
+def thread_speedup(cfg: StudyConfig) -> float:
+    return node_threads(cfg) ** THREAD_EXPONENT
 
 
 def tiles_per_image(cfg: StudyConfig) -> float:
@@ -114,7 +132,7 @@ def generator_cost(cfg: StudyConfig, arch: str) -> float:
     steps *= FAMILIES[family_of(arch)].units(arch, classes(cfg))
     size = g.image_size or cfg.crops.size
     per_step = GAN_S_PER_STEP_BATCH32_WIDTH24_32PX * STEP_COST.get(arch, 1.0)
-    return steps * per_step * (g.batch / 32) * (g.width / 24) ** 2 * (size / 32) ** 2
+    return steps * per_step * (g.batch / 32) * (g.width / 24) ** 2 * (size / 32) ** 2 / thread_speedup(cfg)
 
 
 def detect_cost(cfg: StudyConfig, synthetic_per_real: float) -> float:
@@ -130,13 +148,13 @@ def detect_cost(cfg: StudyConfig, synthetic_per_real: float) -> float:
         epochs = baseline / n_train
         seen = epochs * per_epoch
     s = DETECT_FIXED_S_256 + seen * DETECT_S_PER_IMAGE_EPOCH_256 + epochs * val_images(cfg) * DETECT_S_PER_VAL_IMAGE_256
-    return s * (d.imgsz / 256) ** 2
+    return s * (d.imgsz / 256) ** 2 / thread_speedup(cfg)
 
 
 def classify_cost(cfg: StudyConfig, synthetic_per_real: float) -> float:
     c = cfg.classification
     crops = train_frames(cfg) * CROPS_PER_IMAGE * (1.0 if c.budget == "images" else 1.0 + synthetic_per_real)
-    return c.epochs * crops * CLASSIFY_S_PER_CROP_EPOCH_32 * (c.size / 32) ** 2
+    return c.epochs * crops * CLASSIFY_S_PER_CROP_EPOCH_32 * (c.size / 32) ** 2 / thread_speedup(cfg)
 
 
 def arm_cost(cfg: StudyConfig, ratio: float) -> float:

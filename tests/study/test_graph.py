@@ -11,6 +11,7 @@ from blendaug.study import costs
 from blendaug.study.config_io import load_config
 from blendaug.study.executor import LocalExecutor
 from blendaug.study.graph import build_plan
+from blendaug.study.noderun import usable_cores
 
 ARMS = "arms=[baseline, blended_mixed, paste_real, classical]"
 
@@ -202,8 +203,23 @@ def test_tiles_keep_images_seen_as_images_and_count_tiles_in_the_cost(tmp_path):
     # The 160 px frames are 2 x 2 tiles of 96: an epoch of tiles costs four epochs of frames.
     untiled = plan(tmp_path, sweep, size).node("detect/baseline/seed0/train_size=2")
     tiled = plan(tmp_path, sweep, size, "dataset.tile={size: 96}").node("detect/baseline/seed0/train_size=2")
-    fixed = costs.DETECT_FIXED_S_256 * (160 / 256) ** 2
+    fixed = costs.DETECT_FIXED_S_256 * (160 / 256) ** 2 / costs.thread_speedup(load_config("configs/smoke.yaml"))
     assert tiled.cost - fixed == pytest.approx(4 * (untiled.cost - fixed))
+
+
+def test_training_costs_shrink_with_the_threads_a_node_gets(tmp_path):
+    def cost(*overrides):
+        nodes = plan(tmp_path, *overrides).nodes
+        return {n.id: n.cost for n in nodes}
+
+    one, four = cost("executor.threads_per_job=1"), cost("executor.threads_per_job=4")
+    for node, c in one.items():
+        trains = node.startswith(("detect/", "gan/", "classify/"))
+        assert four[node] == pytest.approx(c / 4 ** costs.THREAD_EXPONENT if trains else c), node
+    assert any(n.startswith("classify/") for n in one)
+    # local gives its lone node every core; a pool's nodes reserve one CPU each
+    assert costs.node_threads(load_config("configs/smoke.yaml")) == usable_cores()
+    assert costs.node_threads(load_config("configs/smoke.yaml", ["executor.kind=local-parallel"])) == 1
 
 
 def test_a_class_filter_changes_every_node_and_is_absent_from_configs_without_one(tmp_path):
