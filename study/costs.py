@@ -13,7 +13,7 @@ from pathlib import Path
 
 from blendaug.gan.families import FAMILIES, family_of
 from blendaug.study.config import StudyConfig
-from blendaug.study.noderun import usable_cores
+from blendaug.study.noderun import job_threads
 
 # Seconds per unit, measured on the 2-core CPU (YOLOv8n at 256 px, batch 4; smallcnn at 32 px; cdcgan width 24).
 # A detector run: a training image, a val image each epoch (val runs after every epoch, and its per-epoch
@@ -62,12 +62,8 @@ def _images(cfg: StudyConfig) -> float:
 
 
 def node_threads(cfg: StudyConfig) -> int:
-    """The torch threads a training node gets: ``executor.threads_per_job``, else every core for ``local`` (which
-    runs one node at a time) and one for the pools (their nodes reserve one CPU each)."""
-    ex = cfg.executor
-    if ex.threads_per_job:
-        return ex.threads_per_job
-    return usable_cores() if ex.kind == "local" else 1
+    """The torch threads a training node of ``cfg`` gets (the executor's rule, :func:`noderun.job_threads`)."""
+    return job_threads(cfg.executor.kind, cfg.executor.threads_per_job)
 
 
 def thread_speedup(cfg: StudyConfig) -> float:

@@ -162,10 +162,10 @@ class LocalExecutor:
     """
 
     def __init__(self, verbose: bool = False, threads_per_job: int | None = None, capture: bool = True) -> None:
-        from blendaug.study.noderun import usable_cores
+        from blendaug.study.noderun import job_threads
 
         self.verbose, self.capture = verbose, capture
-        self.threads = threads_per_job or usable_cores()
+        self.threads = job_threads("local", threads_per_job)
 
     def run(self, nodes: Sequence[Node], on_event: Callable[[NodeEvent], None] | None = None) -> dict[str, Any]:
         from blendaug.study.noderun import run_node

@@ -55,6 +55,12 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
+def job_threads(kind: str, threads_per_job: int | None) -> int:
+    """The torch threads an executor of ``kind`` gives a training node: ``threads_per_job``, else every core for
+    ``local`` (one node at a time) and one for the pools (their nodes reserve one CPU each)."""
+    return threads_per_job or (usable_cores() if kind == "local" else 1)
+
+
 def thread_count(node: Node, threads: int | None = None) -> int:
     """The torch/OpenMP threads a node gets: the executor's ``threads`` option, else ``node.resources.cpus``."""
     return max(1, int(threads if threads else node.resources.cpus))
