@@ -24,7 +24,8 @@ from torch import nn
 REPO = Path(__file__).resolve().parents[1]
 
 from blendaug.classification.models import build_model  # noqa: E402
-from blendaug.classification.train import FitConfig, Normalizer, cpu_cores, fit, resolve_device, use_all_cores  # noqa: E402
+from blendaug.classification.train import FitConfig, Normalizer, fit, resolve_device, use_all_cores  # noqa: E402
+from blendaug.data.cores import usable_cores  # noqa: E402
 
 
 def _sync(device: torch.device) -> None:
@@ -87,7 +88,7 @@ def main() -> None:
         devices.append(resolve_device(args.device))
     threads = use_all_cores()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"torch {torch.__version__}, {cpu_cores()} CPU cores, {threads} torch threads, load average {load:.1f} "
+    print(f"torch {torch.__version__}, {usable_cores()} CPU cores, {threads} torch threads, load average {load:.1f} "
           f"(CPU numbers are only comparable at a similar load); {args.images} random {args.size}px crops, "
           f"batch {args.batch}, {args.epochs} epochs; OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}")
     for device in devices:

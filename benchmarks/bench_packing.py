@@ -156,8 +156,8 @@ def main() -> None:
 
     from bench_detect import make_dataset
 
+    from blendaug.data.cores import usable_cores
     from blendaug.study.executor_parallel import visible_gpus
-    from blendaug.study.noderun import usable_cores
 
     gpus = visible_gpus() if a.device != "cpu" else []
     cores = usable_cores()

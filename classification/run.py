@@ -25,13 +25,13 @@ from blendaug.classification.train import (
     FitConfig,
     Normalizer,
     channel_stats,
-    cpu_cores,
     fit,
     predict,
     resolve_device,
     to_tensor_u8,
 )
 from blendaug.data.atomic import atomic_dir
+from blendaug.data.cores import usable_cores
 from blendaug.data.errors import ConfigError, DataError, Warnings
 
 
@@ -147,7 +147,7 @@ def _one_run(out: Path, a: TrainArgs, ctx: dict, parts: dict, value, log) -> dic
         "weights": weights_info,
         "split": ctx["split_info"],
         "device": str(dev), "amp": dev.type == "cuda", "channels_last": dev.type == "cuda",
-        "torch_threads": res.threads, "cpu_cores": cpu_cores(),
+        "torch_threads": res.threads, "cpu_cores": usable_cores(),
         "versions": versions(), "warnings": ctx["warnings"].summary(),
         "wall_s": round(wall, 2),
     })

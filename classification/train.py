@@ -9,7 +9,6 @@ On CUDA the model runs in channels_last memory format under fp16 autocast with a
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,6 +16,7 @@ import torch
 from torch import nn
 from torch.utils.data import RandomSampler, WeightedRandomSampler
 
+from blendaug.data.cores import torch_threads
 from blendaug.data.errors import ConfigError
 
 
@@ -43,19 +43,10 @@ class FitResult:
     threads: int = 0  # torch intra-op threads while training (CPU)
 
 
-def cpu_cores() -> int:
-    """Cores this process may run on (CPU affinity where the OS reports it)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
-
-
 def use_all_cores() -> int:
-    """Give torch every core again (ultralytics lowers torch's thread count for the rest of the process), or
-    ``$BLENDAUG_TORCH_THREADS`` when set: an executor packing several jobs on one machine sets it per job."""
-    env = os.environ.get("BLENDAUG_TORCH_THREADS", "").strip()
-    torch.set_num_threads(int(env) if env.isdigit() and int(env) > 0 else cpu_cores())
+    """Give torch every usable core again (ultralytics lowers torch's thread count for the rest of the process),
+    or ``$BLENDAUG_TORCH_THREADS`` when set: an executor packing several jobs on one machine sets it per job."""
+    torch.set_num_threads(torch_threads())
     return torch.get_num_threads()
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from blendaug.data.cores import torch_threads
 from blendaug.data.errors import ConfigError, DataError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -110,20 +111,6 @@ def parse_value(text: str) -> Any:
     from ultralytics.cfg import smart_value
 
     return smart_value(text)
-
-
-def torch_threads() -> int:
-    """CPU threads for torch while ultralytics runs: ``$BLENDAUG_TORCH_THREADS``, else every core.
-
-    Every core is 1.75x faster than ultralytics' ``cpu_count - 1`` on an idle 2-core machine; on a machine
-    oversubscribed by other processes, OpenMP threads wait on each other and 1 thread can be much faster.
-    """
-    env = os.environ.get("BLENDAUG_TORCH_THREADS", "").strip()
-    if env:
-        if not env.isdigit() or int(env) < 1:
-            raise ConfigError(f"BLENDAUG_TORCH_THREADS: expected a positive integer, got {env!r}")
-        return int(env)
-    return os.cpu_count() or 1
 
 
 def _no_cache_file(prefix: str, path: Path, x: dict, version: str) -> None:

@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from blendaug.data.cores import usable_cores
 from blendaug.data.errors import BlendaugError, ConfigError
 from blendaug.study.executor import Node, NodeEvent, NodeFailed, done_result, event_for, failure_message, topological
-from blendaug.study.noderun import usable_cores
 
 _EPS = 1e-9
 

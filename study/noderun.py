@@ -29,11 +29,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from blendaug.data.cores import THREADS_VAR, usable_cores
+
 if TYPE_CHECKING:
     from blendaug.study.executor import Node
 
 LOG_NAME = "log.txt"
-THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "BLENDAUG_TORCH_THREADS")
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", THREADS_VAR)
 
 
 def log_path(node: Node) -> Path:
@@ -45,14 +47,6 @@ def live_log_path(node: Node) -> Path:
     """Where a node's log is written while it runs (outside its folder, which a rerun may wipe)."""
     folder = Path(node.folder)
     return folder.with_name(f".{folder.name}.{LOG_NAME}")
-
-
-def usable_cores() -> int:
-    """Cores this process may run on (its CPU affinity where the OS reports it)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
 
 
 def job_threads(kind: str, threads_per_job: int | None) -> int:

@@ -12,7 +12,8 @@ from torch import nn
 
 from blendaug.classification.report import read_confusion_csv
 from blendaug.classification.run import TrainArgs, train_run
-from blendaug.classification.train import FitConfig, Normalizer, _batch_order, cpu_cores, fit
+from blendaug.classification.train import FitConfig, Normalizer, _batch_order, fit
+from blendaug.data.cores import usable_cores
 from blendaug.data.errors import ConfigError, Warnings
 
 TINY = dict(model="smallcnn", size=16, epochs=2, batch=8, device="cpu", val=0.25, test=0.25)
@@ -65,8 +66,8 @@ def test_trainer_gives_torch_every_core_back(crops, tmp_path):
     try:
         out = train_run(TrainArgs(data=crops, out=tmp_path / "run", **{**TINY, "epochs": 1}), log=_quiet)
         run = json.loads((out / "run.json").read_text())
-        assert run["torch_threads"] == run["cpu_cores"] == cpu_cores()
-        assert torch.get_num_threads() == cpu_cores()
+        assert run["torch_threads"] == run["cpu_cores"] == usable_cores()
+        assert torch.get_num_threads() == usable_cores()
     finally:
         torch.set_num_threads(before)
 

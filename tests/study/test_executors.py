@@ -16,6 +16,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 import executor_nodes as nodes  # noqa: E402
 
+from blendaug.data.cores import usable_cores  # noqa: E402
 from blendaug.data.errors import ConfigError, DataError  # noqa: E402
 from blendaug.study.executor import (  # noqa: E402
     LocalExecutor,
@@ -26,7 +27,6 @@ from blendaug.study.executor import (  # noqa: E402
     get_executor_class,
 )
 from blendaug.study.executor_parallel import ParallelExecutor  # noqa: E402
-from blendaug.study.noderun import usable_cores  # noqa: E402
 
 
 def _run(executor, graph):

@@ -7,11 +7,11 @@ from fnmatch import fnmatch
 
 import pytest
 
+from blendaug.data.cores import usable_cores
 from blendaug.study import costs
 from blendaug.study.config_io import load_config
 from blendaug.study.executor import LocalExecutor
 from blendaug.study.graph import build_plan
-from blendaug.study.noderun import usable_cores
 
 ARMS = "arms=[baseline, blended_mixed, paste_real, classical]"
 
