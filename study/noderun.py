@@ -72,8 +72,8 @@ def environment(env: dict[str, str]) -> Iterator[None]:
     torch = sys.modules.get("torch")
     saved_threads = torch.get_num_threads() if torch is not None else None
     os.environ.update(env)
-    if torch is not None and "BLENDAUG_TORCH_THREADS" in env:
-        torch.set_num_threads(int(env["BLENDAUG_TORCH_THREADS"]))
+    if torch is not None and THREADS_VAR in env:
+        torch.set_num_threads(int(env[THREADS_VAR]))
     try:
         yield
     finally:
