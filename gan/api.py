@@ -145,8 +145,9 @@ def require_tiers(run_dir: Path, tiers: list[str], allow_unusable: bool = False)
     avail = tier_availability(run_dir)
     problems = [avail.message(t) for t in tiers if avail.missing(t)]
     if problems and not allow_unusable:
-        raise UnusableTierError(f"{run_dir}: {problems[0]}; set gan.allow_unusable: true to run anyway (the arm's "
-                                "verdict is then marked invalid)")  # fmt: skip
+        raise UnusableTierError(f"{run_dir}: {problems[0]}; snapshots between those steps (gan.snapshots) may land "
+                                "in the tier, or set gan.allow_unusable: true to run anyway (the arm's verdict is "
+                                "then marked invalid)")  # fmt: skip
     return problems
 
 
